@@ -1,0 +1,117 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// OS returns the Windows version a user named, in any common spelling.
+func (c *Catalog) OS(name string) (*OS, error) {
+	if o, ok := c.oses[NormalizeOS(name)]; ok {
+		return o, nil
+	}
+	ids := make([]string, len(c.OSes))
+	for i, o := range c.OSes {
+		ids[i] = o.ID
+	}
+	return nil, &UnknownError{Kind: "OS", Name: name, Valid: ids, Suggest: Suggest(NormalizeOS(name), ids)}
+}
+
+// Role returns the role a user named by id or alias.
+func (c *Catalog) Role(name string) (*Role, error) {
+	if r, ok := c.roles[strings.ToLower(strings.TrimSpace(name))]; ok {
+		return r, nil
+	}
+	var names []string
+	for n := range c.roles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	ids := make([]string, len(c.Roles))
+	for i, r := range c.Roles {
+		ids[i] = r.ID
+	}
+	return nil, &UnknownError{Kind: "role", Name: name, Valid: ids, Suggest: Suggest(strings.ToLower(name), names)}
+}
+
+// Service returns the service with the given id.
+func (c *Catalog) Service(id string) (*Service, error) {
+	if s, ok := c.services[id]; ok {
+		return s, nil
+	}
+	ids := make([]string, len(c.Services))
+	for i, s := range c.Services {
+		ids[i] = s.ID
+	}
+	return nil, &UnknownError{Kind: "service", Name: id, Valid: ids, Suggest: Suggest(strings.ToLower(id), ids)}
+}
+
+// Document returns the cited document with the given id, or nil.
+func (c *Catalog) Document(id string) *Document { return c.docs[id] }
+
+// RPCInterfaces lists the RPC interface names that entries declare and that
+// can be pinned to a static port.
+func (c *Catalog) RPCInterfaces() []string {
+	var out []string
+	for _, s := range c.Services {
+		for _, e := range s.Entries {
+			if e.RPC != "" && !slices.Contains(out, e.RPC) {
+				out = append(out, e.RPC)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// UnknownError reports a name that is not in the catalog.
+type UnknownError struct {
+	Kind    string   // "role", "OS", "service"
+	Name    string   // what was asked for
+	Valid   []string // the names that exist
+	Suggest string   // the closest valid name, or ""
+}
+
+func (e *UnknownError) Error() string {
+	msg := fmt.Sprintf("unknown %s %q", e.Kind, e.Name)
+	if e.Suggest != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", e.Suggest)
+	}
+	return msg
+}
+
+// Suggest returns the candidate closest to s, if it is close enough to be a typo.
+func Suggest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD <= max(1, len(s)/3) || (best != "" && strings.HasPrefix(best, s) && len(s) >= 2) {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,135 @@
+// Package emit turns a Ruleset into the text of a firewall format. Emitters
+// are pure: they read only the Ruleset and their Options, and the same input
+// gives the same bytes.
+package emit
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/template"
+
+	"github.com/fwgen/fwgen/policies"
+	"github.com/fwgen/fwgen/templates"
+)
+
+// Options are the settings of a format that are not part of the Ruleset.
+type Options struct {
+	// Group names the Windows Firewall rule group (PowerShell) or rule
+	// name prefix (netsh); empty means "fwgen: <policy>".
+	Group string
+	// RPCKeywords uses Windows Firewall's RPCEPMap and RPC keywords for
+	// 135/tcp and the RPC range (PowerShell, netsh).
+	RPCKeywords bool
+	// Chain is "input" (host firewall) or "forward" (a router in front of
+	// the servers) for nftables and iptables.
+	Chain string
+	// Table names the nftables table.
+	Table string
+	// DefaultDeny drops what is not allowed, keeping established traffic,
+	// loopback and essential ICMP open.
+	DefaultDeny bool
+}
+
+// Emitter writes a Ruleset in one format.
+type Emitter interface {
+	Emit(w io.Writer, rs *policies.Ruleset, opts Options) error
+}
+
+// Format describes an output format.
+type Format struct {
+	Name        string // as given to --emit
+	Ext         string // file name extension, without the dot
+	Description string
+	// MinBuild is the oldest Windows build that can run the output, 0 when
+	// the output does not run on Windows; MinOS names that release and
+	// Instead names a format for older hosts.
+	MinBuild int
+	MinOS    string
+	Instead  string
+	Emitter  Emitter
+}
+
+var formats []Format
+
+// register adds a format; emitters call it from a package-level var so that
+// the table is complete before main runs.
+func register(f Format) bool {
+	formats = append(formats, f)
+	return true
+}
+
+// Formats lists the output formats, sorted by name.
+func Formats() []Format {
+	out := slices.Clone(formats)
+	slices.SortFunc(out, func(a, b Format) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Names lists the names of the output formats, sorted.
+func Names() []string {
+	var names []string
+	for _, f := range Formats() {
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// Lookup returns the format with the given name.
+func Lookup(name string) (Format, error) {
+	for _, f := range formats {
+		if f.Name == strings.ToLower(name) {
+			return f, nil
+		}
+	}
+	return Format{}, fmt.Errorf("unknown format %q%s; valid formats: %s",
+		name, didYouMean(strings.ToLower(name), Names()), strings.Join(Names(), ", "))
+}
+
+// EmitFunc adapts a function to the Emitter interface.
+type EmitFunc func(w io.Writer, rs *policies.Ruleset, opts Options) error
+
+// Emit calls f.
+func (f EmitFunc) Emit(w io.Writer, rs *policies.Ruleset, opts Options) error { return f(w, rs, opts) }
+
+// render executes the named template of the templates package into w,
+// through a buffer so that a failed render writes nothing.
+func render(w io.Writer, name string, funcs template.FuncMap, data any) error {
+	t, err := template.New(name).Funcs(funcs).ParseFS(templates.FS, name)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return err
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// PortList formats merged ranges as "53,88,3268-3269".
+func PortList(rs []policies.PortRange) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// GroupName is the rule group of a Ruleset: the --group option, or
+// "fwgen: <policy name>".
+func GroupName(rs *policies.Ruleset, opts Options) string {
+	if opts.Group != "" {
+		return opts.Group
+	}
+	return "fwgen: " + rs.Policy
+}
+
+func didYouMean(s string, names []string) string {
+	if m := policies.Suggest(s, names); m != "" {
+		return fmt.Sprintf(" (did you mean %q?)", m)
+	}
+	return ""
+}

@@ -1,0 +1,53 @@
+package policies
+
+import (
+	"net/netip"
+
+	"github.com/fwgen/fwgen/catalog"
+)
+
+// Policy is fwgen's input, after parsing and validation: the host groups of
+// an estate, the roles and OS versions of each, and who may reach them.
+// A site policy file and the quick-mode flags both become a Policy.
+type Policy struct {
+	Name string
+	// Source names where the policy came from: a file name, or "command line".
+	Source string
+	// OS is the default OS mix, as catalog ids, for groups that name none.
+	OS []string
+	// Networks are named address sets that peers refer to.
+	Networks map[string][]netip.Prefix
+	RPC      RPCOptions
+	// Services and Roles are the estate's own, added to the catalog's.
+	// A service whose id is a catalog id replaces it.
+	Services []catalog.Service
+	Roles    []catalog.Role
+	Hosts    []Host
+	// Optional includes entries the catalog marks optional.
+	Optional bool
+}
+
+// RPCOptions describe an estate that narrowed or pinned its RPC ports.
+type RPCOptions struct {
+	// Range replaces the OS default dynamic range (KB 154596), when set.
+	Range *PortRange
+	// Static pins an RPC interface ("ntds", "netlogon", "frs", "dfsr") to one
+	// port (KB 224196, dfsrdiag StaticRPC).
+	Static map[string]uint16
+}
+
+// Host is a group of servers with the same roles, OS mix and peers.
+type Host struct {
+	Name  string
+	Roles []string
+	// OS overrides the policy's default OS mix when not empty.
+	OS []string
+	// Addresses of the servers; empty when unknown (host firewall scripts).
+	Addresses []netip.Prefix
+	// Peers maps a peer class to network names of Policy.Networks. A class
+	// left out may connect from any address.
+	Peers map[Peer][]string
+	// Profiles are Windows Firewall profiles (domain, private, public);
+	// empty means any.
+	Profiles []string
+}

@@ -1,0 +1,149 @@
+package policies
+
+import (
+	"net/netip"
+
+	"github.com/fwgen/fwgen/catalog"
+)
+
+// SchemaV1 names the JSON form of a Ruleset.
+const SchemaV1 = "fwgen/ruleset/v1"
+
+// Proto, PortRange and Peer are the catalog's; emitters name them through
+// this package so that they need not import the catalog.
+type (
+	Proto     = catalog.Proto
+	PortRange = catalog.PortRange
+	Peer      = catalog.Peer
+)
+
+// Possible Proto values.
+const (
+	TCP    = catalog.TCP
+	UDP    = catalog.UDP
+	ICMPv4 = catalog.ICMPv4
+	ICMPv6 = catalog.ICMPv6
+	GRE    = catalog.GRE
+	ESP    = catalog.ESP
+	AH     = catalog.AH
+)
+
+// Possible Peer values.
+const (
+	Clients = catalog.Clients
+	Members = catalog.Members
+	Admins  = catalog.Admins
+)
+
+// Ruleset is the resolved policy: for each host group, the inbound traffic
+// its servers must accept, each need traced to its role, service, OS reason
+// and reference. Emitters read only this.
+type Ruleset struct {
+	Schema string  `json:"schema"`
+	Policy string  `json:"policy"`
+	Source string  `json:"source"`
+	Groups []Group `json:"groups"`
+}
+
+// Group is one host group's resolved needs.
+type Group struct {
+	Name      string         `json:"name"`
+	Roles     []string       `json:"roles"`
+	OS        []OSVersion    `json:"os"`
+	Addresses []netip.Prefix `json:"addresses,omitempty"`
+	Profiles  []string       `json:"profiles,omitempty"`
+	RPC       RPCChoice      `json:"rpc"`
+	Needs     []Need         `json:"needs"`
+	// Omitted lists catalog entries left out, and why: optional ones not
+	// asked for, and ones whose OS condition the mix does not meet.
+	Omitted []Omission `json:"omitted,omitempty"`
+	// Notes are facts about the group a reader of any format should see,
+	// such as a peer class that is open to any address.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// OSVersion is a Windows version of a group's OS mix.
+type OSVersion struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Build  int    `json:"build"`
+	Legacy bool   `json:"legacy"` // before Vista / Server 2008
+}
+
+// RPCChoice is the port range that stands for "RPC dynamic" in a group.
+type RPCChoice struct {
+	Ranges []PortRange `json:"ranges"`
+	// Reason says why: the OS mix (KB 929851) or a restricted range (KB 154596).
+	Reason string `json:"reason"`
+	// Static lists the RPC interfaces pinned to a port (KB 224196).
+	Static []StaticRPC `json:"static,omitempty"`
+}
+
+// StaticRPC is an RPC interface pinned to one port.
+type StaticRPC struct {
+	Interface string `json:"interface"`
+	Port      uint16 `json:"port"`
+}
+
+// Need is the resolver's atom: one role's service needs one protocol and
+// port (or range) open to one peer class.
+type Need struct {
+	Role          string    `json:"role"`
+	Service       string    `json:"service"`
+	ServiceName   string    `json:"service_name"`
+	SystemService string    `json:"system_service,omitempty"`
+	Label         string    `json:"label,omitempty"`
+	Proto         Proto     `json:"protocol"`
+	Ports         PortRange `json:"ports,omitzero"`
+	ICMPType      *int      `json:"icmp_type,omitempty"`
+	Peer          Peer      `json:"peer"`
+	// Sources are the addresses the peer class may connect from; empty
+	// means any address.
+	Sources []netip.Prefix `json:"sources,omitempty"`
+	// RPC tells how an RPC port was chosen: "dynamic" (the OS default
+	// range), "restricted" (a narrowed range) or "static" (a pinned port).
+	RPC string `json:"rpc,omitempty"`
+	// RPCInterface is the interface of a static or dynamic RPC entry.
+	RPCInterface string `json:"rpc_interface,omitempty"`
+	Optional     bool   `json:"optional,omitempty"`
+	// OSReason says why an entry with an OS condition was kept.
+	OSReason string `json:"os_reason,omitempty"`
+	Notes    string `json:"notes,omitempty"`
+	Refs     []Ref  `json:"refs"`
+}
+
+// Omission is a catalog entry the resolver left out.
+type Omission struct {
+	Role    string `json:"role"`
+	Service string `json:"service"`
+	Proto   Proto  `json:"protocol"`
+	Ports   string `json:"ports,omitempty"`
+	Label   string `json:"label,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// Ref is a citation, resolved so that emitters can print it.
+type Ref struct {
+	Doc     string `json:"doc"`
+	Title   string `json:"title"`
+	URL     string `json:"url"`
+	Section string `json:"section,omitempty"`
+}
+
+// String formats the citation as "KB 832017 (Active Directory)".
+func (r Ref) String() string {
+	s := r.Doc
+	if len(s) > 2 && s[:2] == "kb" {
+		s = "KB " + s[2:]
+	} else if r.Title != "" {
+		s = r.Title
+	}
+	if r.Section != "" {
+		s += " (" + r.Section + ")"
+	}
+	return s
+}
+
+// Suggest returns the candidate closest to s when s looks like a typo of
+// it, or "". It is the catalog's, shared so that every "did you mean" agrees.
+func Suggest(s string, candidates []string) string { return catalog.Suggest(s, candidates) }
