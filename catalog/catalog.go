@@ -9,6 +9,8 @@ package catalog
 import (
 	"embed"
 	"io/fs"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -169,4 +171,37 @@ func Load(fsys fs.FS) (*Catalog, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// With returns a copy of c with more documents, services and roles, as a
+// site policy defines them. A service or role whose id c already has replaces it.
+func (c *Catalog) With(docs []Document, services []Service, roles []Role) (*Catalog, error) {
+	if len(docs) == 0 && len(services) == 0 && len(roles) == 0 {
+		return c, nil
+	}
+	n := &Catalog{OSes: c.OSes}
+	n.Documents = replaceByID(c.Documents, docs, func(d Document) string { return d.ID })
+	n.Services = replaceByID(c.Services, services, func(s Service) string { return s.ID })
+	n.Roles = replaceByID(c.Roles, roles, func(r Role) string { return r.ID })
+	n.index()
+	if err := n.Check(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func replaceByID[T any](base, more []T, id func(T) string) []T {
+	out := make([]T, 0, len(base)+len(more))
+	replaced := map[string]bool{}
+	for _, m := range more {
+		replaced[id(m)] = true
+	}
+	for _, b := range base {
+		if !replaced[id(b)] {
+			out = append(out, b)
+		}
+	}
+	out = append(out, more...)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(id(a), id(b)) })
+	return out
 }

@@ -29,8 +29,8 @@ func (c *Catalog) Check() error {
 	}
 	for _, d := range c.Documents {
 		unique("document", d.ID)
-		if d.Title == "" || !strings.HasPrefix(d.URL, "https://") {
-			add("document %q: needs a title and an https url", d.ID)
+		if d.Title == "" || (d.URL != "" && !strings.HasPrefix(d.URL, "https://")) {
+			add("document %q: needs a title, and an https url if any", d.ID)
 		}
 	}
 	checkRefs := func(where string, refs []Citation, required bool) {

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/emit"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// genOptions are the flags shared by the root command (quick mode) and
+// 'fwgen generate' (site policy).
+type genOptions struct {
+	stdout, stderr io.Writer
+
+	policyFile  string
+	roles, oses []string
+	emit        string
+	output      string
+	rpcRange    string
+	staticRPC   []string
+	optional    bool
+	from, to    []string
+	profiles    []string
+	group       string
+	rpcKeywords bool
+	chain       string
+	table       string
+	defaultDeny bool
+}
+
+func (o *genOptions) bindFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.roles, "role", "r", nil, "server role(s), repeatable or comma-separated (see 'fwgen roles')")
+	f.StringSliceVar(&o.oses, "os", nil, `Windows version(s) of the servers and of the hosts they talk to, e.g. 2016, "2008 R2", 2003`)
+	f.StringVarP(&o.emit, "emit", "e", "csv", "output format: "+strings.Join(emit.Names(), ", "))
+	f.StringVarP(&o.output, "output", "o", "", "write to this file (atomically) instead of standard output")
+	f.StringVar(&o.rpcRange, "rpc-range", "", "RPC dynamic range the estate restricted in the registry, e.g. 5000-5100 (KB 154596)")
+	f.StringSliceVar(&o.staticRPC, "static-rpc", nil, "RPC interfaces pinned to a port, e.g. ntds=38901,netlogon=38902,frs=38903,dfsr=5722 (KB 224196)")
+	f.BoolVar(&o.optional, "optional", false, "include optional entries (NetBIOS and other legacy ports)")
+	f.StringSliceVar(&o.from, "from", nil, "allow only these source addresses or CIDRs, for every rule")
+	f.StringSliceVar(&o.to, "to", nil, "the servers' addresses or CIDRs (needed by --chain forward)")
+	f.StringSliceVar(&o.profiles, "profile", nil, "Windows Firewall profiles: domain, private, public (default any)")
+	f.StringVar(&o.group, "group", "", `Windows Firewall rule group (default "fwgen: <policy>")`)
+	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap and RPC keywords for 135/tcp and the RPC range")
+	f.StringVar(&o.chain, "chain", "input", "nftables/iptables chain: input (host firewall) or forward (router in front of the servers)")
+	f.StringVar(&o.table, "table", "fwgen", "nftables table name")
+	f.BoolVar(&o.defaultDeny, "default-deny", false, "drop what is not allowed (keeps established, loopback and essential ICMP open)")
+}
+
+// emitOptions are the format settings the flags give.
+func (o *genOptions) emitOptions() (emit.Options, error) {
+	if o.chain != "input" && o.chain != "forward" {
+		return emit.Options{}, usagef("--chain %q: want input or forward", o.chain)
+	}
+	return emit.Options{Group: o.group, RPCKeywords: o.rpcKeywords, Chain: o.chain,
+		Table: o.table, DefaultDeny: o.defaultDeny}, nil
+}
+
+// quickRun serves one role set on one host group, from flags alone.
+func quickRun(o *genOptions) error {
+	f, err := emit.Lookup(o.emit)
+	if err != nil {
+		return usageError{err}
+	}
+	p, err := o.quickPolicy(catalog.Default())
+	if err != nil {
+		return err
+	}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		return err
+	}
+	out, err := o.render(f, rs)
+	if err != nil {
+		return err
+	}
+	if o.output == "" {
+		_, err = o.stdout.Write(out)
+		return err
+	}
+	return writeAtomic(o.output, out)
+}
+
+// render emits rs in format f and reports, on stderr, what the reader of
+// the output should know: hosts too old for the format, entries left out.
+func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error) {
+	opts, err := o.emitOptions()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := f.Emitter.Emit(&buf, rs, opts); err != nil {
+		return nil, err
+	}
+	o.warn(f, rs)
+	return buf.Bytes(), nil
+}
+
+func (o *genOptions) warn(f emit.Format, rs *policies.Ruleset) {
+	for _, g := range rs.Groups {
+		var old []string
+		for _, v := range g.OS {
+			if f.MinBuild > 0 && v.Build < f.MinBuild {
+				old = append(old, v.Name)
+			}
+		}
+		if len(old) > 0 {
+			fmt.Fprintf(o.stderr, "fwgen: warning: %s: the %s output needs %s or later, and the OS mix has %s; use --emit %s for those hosts\n",
+				g.Name, f.Name, f.MinOS, strings.Join(old, ", "), f.Instead)
+		}
+		optional := 0
+		for _, om := range g.Omitted {
+			if strings.HasPrefix(om.Reason, "optional") {
+				optional++
+			}
+		}
+		if optional > 0 && !o.optional {
+			fmt.Fprintf(o.stderr, "fwgen: %s: left out %d optional entries (NetBIOS and other legacy ports); --optional includes them, --emit json lists them under \"omitted\"\n",
+				g.Name, optional)
+		}
+	}
+}
+
+// quickPolicy builds the one-group Policy that the flags describe, so that
+// quick mode and site policies share every later step.
+func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
+	p := &policies.Policy{Source: "command line", Optional: o.optional, Networks: map[string][]netip.Prefix{}}
+	var roleIDs []string
+	for _, name := range o.roles {
+		r, err := c.Role(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%w; valid roles: %s", err, strings.Join(roleNames(c), ", "))}
+		}
+		if !slices.Contains(roleIDs, r.ID) {
+			roleIDs = append(roleIDs, r.ID)
+		}
+	}
+	if len(o.oses) == 0 {
+		return nil, usagef("name the Windows version(s) with --os, e.g. --os 2016 (see 'fwgen roles' for roles; versions: %s)", strings.Join(osNames(c), ", "))
+	}
+	for _, name := range o.oses {
+		v, err := c.OS(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%w; valid versions: %s", err, strings.Join(osNames(c), ", "))}
+		}
+		p.OS = append(p.OS, v.ID)
+	}
+	p.Name = strings.Join(roleIDs, "+")
+	h := policies.Host{Name: p.Name, Roles: roleIDs, Peers: map[policies.Peer][]string{}}
+	var err error
+	if h.Profiles, err = parseProfiles(o.profiles); err != nil {
+		return nil, err
+	}
+	if h.Addresses, err = parsePrefixes("--to", o.to); err != nil {
+		return nil, err
+	}
+	if len(o.from) > 0 {
+		if p.Networks["from"], err = parsePrefixes("--from", o.from); err != nil {
+			return nil, err
+		}
+		for _, peer := range []policies.Peer{policies.Clients, policies.Members, policies.Admins} {
+			h.Peers[peer] = []string{"from"}
+		}
+	}
+	if p.RPC, err = parseRPC(o.rpcRange, o.staticRPC, c); err != nil {
+		return nil, err
+	}
+	p.Hosts = []policies.Host{h}
+	return p, nil
+}
+
+func parseProfiles(in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if s == "any" {
+			return nil, nil
+		}
+		if !slices.Contains([]string{"domain", "private", "public"}, s) {
+			return nil, usagef("--profile %q: want domain, private, public or any", s)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// parsePrefixes reads addresses and CIDRs; a bare address is a /32 or /128.
+func parsePrefixes(flag string, in []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, usagef("%s %q: not an IP address or CIDR", flag, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p != p.Masked() {
+			return nil, usagef("%s %q: host bits are set; did you mean %s?", flag, s, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseRPC(rng string, static []string, c *catalog.Catalog) (policies.RPCOptions, error) {
+	var o policies.RPCOptions
+	if rng != "" {
+		r, err := catalog.ParsePortRange(rng)
+		if err != nil {
+			return o, usagef("--rpc-range: %v", err)
+		}
+		o.Range = &r
+	}
+	for _, kv := range static {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || !slices.Contains(c.RPCInterfaces(), k) {
+			return o, usagef("--static-rpc %q: want INTERFACE=PORT with INTERFACE one of %s", kv, strings.Join(c.RPCInterfaces(), ", "))
+		}
+		pr, err := catalog.ParsePortRange(v)
+		if err != nil || !pr.Single() {
+			return o, usagef("--static-rpc %q: want one port from 1 to 65535", kv)
+		}
+		if o.Static == nil {
+			o.Static = map[string]uint16{}
+		}
+		o.Static[k] = pr.From
+	}
+	return o, nil
+}
+
+func roleNames(c *catalog.Catalog) []string {
+	var out []string
+	for _, r := range c.Roles {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func osNames(c *catalog.Catalog) []string {
+	var out []string
+	for _, v := range c.OSes {
+		out = append(out, v.ID)
+	}
+	return out
+}
+
+// writeAtomic writes data to path through a temporary file in the same
+// directory and a rename, so that a reader never sees half a file.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

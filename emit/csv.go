@@ -1,0 +1,81 @@
+package emit
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+var (
+	_ = register(Format{Name: "csv", Ext: "csv", Emitter: EmitFunc(emitCSV),
+		Description: "port matrix for a spreadsheet: one row per role, service, protocol and source scope"})
+	_ = register(Format{Name: "json", Ext: "json", Emitter: EmitFunc(emitJSON),
+		Description: `the Ruleset itself ("schema": "fwgen/ruleset/v1")`})
+)
+
+// csvHeader names the CSV columns.
+var csvHeader = []string{"group", "role", "service", "service_name", "system_service", "protocol",
+	"ports", "icmp_type", "sources", "peers", "direction", "action", "optional", "os_condition",
+	"rpc", "labels", "notes", "reference"}
+
+func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	_ = cw.Write(csvHeader)
+	for _, g := range rs.Groups {
+		for _, r := range g.ByService() {
+			_ = cw.Write(csvRow(g.Name, r))
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func csvRow(group string, r policies.ServiceRule) []string {
+	icmp := ""
+	if r.ICMPType != nil {
+		icmp = strconv.Itoa(*r.ICMPType)
+	}
+	sources := policies.SourcesKey(r.Sources)
+	if sources == "" {
+		sources = "any"
+	}
+	peers := make([]string, len(r.Peers))
+	for i, p := range r.Peers {
+		peers[i] = string(p)
+	}
+	return []string{group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
+		PortList(r.Ports), icmp, sources, strings.Join(peers, ","), "inbound", "allow",
+		strconv.FormatBool(r.Optional), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
+		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs)}
+}
+
+// RefList formats citations as "KB 832017 (Net Logon) <url>; ...".
+func RefList(refs []policies.Ref) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+		if r.URL != "" {
+			s[i] += " " + r.URL
+		}
+	}
+	return strings.Join(s, "; ")
+}
+
+func emitJSON(w io.Writer, rs *policies.Ruleset, _ Options) error {
+	b, err := json.MarshalIndent(rs, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

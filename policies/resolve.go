@@ -1,0 +1,239 @@
+package policies
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/fwgen/fwgen/catalog"
+)
+
+// legacyBuild is the first build of Windows Vista / Server 2008: earlier
+// versions use the old RPC dynamic range and lack newer firewall tooling.
+const legacyBuild = 6000
+
+// sitePolicyDoc is the document id a site policy's own services cite when
+// they name none.
+const sitePolicyDoc = "site-policy"
+
+// Resolve turns a policy into a Ruleset, reading ports from the catalog
+// c together with the policy's own services and roles.
+func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
+	c, err := withPolicy(p, c)
+	if err != nil {
+		return nil, err
+	}
+	rs := &Ruleset{Schema: SchemaV1, Policy: p.Name, Source: p.Source}
+	var errs []error
+	for i := range p.Hosts {
+		g, err := resolveGroup(p, &p.Hosts[i], c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host group %q: %w", p.Hosts[i].Name, err))
+			continue
+		}
+		rs.Groups = append(rs.Groups, *g)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// withPolicy adds the policy's services and roles to the catalog; a service
+// that cites nothing cites the site policy.
+func withPolicy(p *Policy, c *catalog.Catalog) (*catalog.Catalog, error) {
+	if len(p.Services) == 0 && len(p.Roles) == 0 {
+		return c, nil
+	}
+	services := slices.Clone(p.Services)
+	for i := range services {
+		if len(services[i].Ref) == 0 {
+			services[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
+		}
+	}
+	roles := slices.Clone(p.Roles)
+	for i := range roles {
+		if len(roles[i].Ref) == 0 {
+			roles[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
+		}
+	}
+	doc := catalog.Document{ID: sitePolicyDoc, Title: "site policy " + p.Name}
+	return c.With([]catalog.Document{doc}, services, roles)
+}
+
+// resolver holds what one host group's resolution needs.
+type resolver struct {
+	p     *Policy
+	h     *Host
+	c     *catalog.Catalog
+	g     *Group
+	oses  []*catalog.OS
+	seen  map[string]bool
+	peers map[Peer][]netip.Prefix
+}
+
+func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
+	r := &resolver{p: p, h: h, c: c, seen: map[string]bool{}}
+	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles}
+	if err := r.osMix(); err != nil {
+		return nil, err
+	}
+	if err := r.rpcChoice(); err != nil {
+		return nil, err
+	}
+	r.scopes()
+	for _, name := range h.Roles {
+		role, err := c.Role(name)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(r.g.Roles, role.ID) {
+			continue
+		}
+		r.g.Roles = append(r.g.Roles, role.ID)
+		for _, sid := range role.Services {
+			svc, err := c.Service(sid)
+			if err != nil {
+				return nil, fmt.Errorf("role %q: %w", role.ID, err)
+			}
+			for _, e := range svc.Entries {
+				r.entry(role.ID, svc, e)
+			}
+		}
+	}
+	if len(r.g.Roles) == 0 {
+		return nil, errors.New("no roles")
+	}
+	sortNeeds(r.g.Needs)
+	r.openNotes()
+	slices.SortFunc(r.g.Omitted, func(a, b Omission) int {
+		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
+			cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Ports, b.Ports), cmp.Compare(a.Label, b.Label))
+	})
+	r.g.Omitted = slices.Compact(r.g.Omitted)
+	return r.g, nil
+}
+
+// osMix resolves the group's OS versions, oldest first.
+func (r *resolver) osMix() error {
+	names := r.h.OS
+	if len(names) == 0 {
+		names = r.p.OS
+	}
+	if len(names) == 0 {
+		return errors.New("no OS versions: name them (for example --os 2016)")
+	}
+	for _, n := range names {
+		o, err := r.c.OS(n)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(r.oses, o) {
+			r.oses = append(r.oses, o)
+		}
+	}
+	slices.SortStableFunc(r.oses, func(a, b *catalog.OS) int { return a.Build - b.Build })
+	for _, o := range r.oses {
+		r.g.OS = append(r.g.OS, OSVersion{ID: o.ID, Name: o.Name, Build: o.Build, Legacy: o.Build < legacyBuild})
+	}
+	return nil
+}
+
+// rpcChoice decides which range stands for "RPC dynamic".
+func (r *resolver) rpcChoice() error {
+	for iface, port := range r.p.RPC.Static {
+		if !slices.Contains(r.c.RPCInterfaces(), iface) {
+			return fmt.Errorf("static RPC port for unknown interface %q (known: %s)",
+				iface, strings.Join(r.c.RPCInterfaces(), ", "))
+		}
+		r.g.RPC.Static = append(r.g.RPC.Static, StaticRPC{Interface: iface, Port: port})
+	}
+	slices.SortFunc(r.g.RPC.Static, func(a, b StaticRPC) int { return cmp.Compare(a.Interface, b.Interface) })
+	if r.p.RPC.Range != nil {
+		r.g.RPC.Ranges = []PortRange{*r.p.RPC.Range}
+		r.g.RPC.Reason = fmt.Sprintf("restricted RPC dynamic range %s set in the registry (KB 154596)", r.p.RPC.Range)
+		return nil
+	}
+	byRange := map[PortRange][]string{}
+	for _, o := range r.oses {
+		if _, ok := byRange[o.RPCDynamic]; !ok {
+			r.g.RPC.Ranges = append(r.g.RPC.Ranges, o.RPCDynamic)
+		}
+		byRange[o.RPCDynamic] = append(byRange[o.RPCDynamic], o.Name)
+	}
+	slices.SortFunc(r.g.RPC.Ranges, func(a, b PortRange) int { return cmp.Compare(a.From, b.From) })
+	var parts []string
+	for _, pr := range r.g.RPC.Ranges {
+		parts = append(parts, fmt.Sprintf("%s for %s", pr, strings.Join(byRange[pr], ", ")))
+	}
+	r.g.RPC.Reason = "default RPC dynamic range of the OS mix (KB 929851): " + strings.Join(parts, "; ")
+	return nil
+}
+
+// scopes maps each peer class to source addresses and notes the classes
+// that are open to any address.
+func (r *resolver) scopes() {
+	r.peers = map[Peer][]netip.Prefix{}
+	for _, peer := range []Peer{Clients, Members, Admins} {
+		var src []netip.Prefix
+		for _, net := range r.h.Peers[peer] {
+			src = append(src, r.p.Networks[net]...)
+		}
+		if _, named := r.h.Peers[peer]; !named && peer == Members {
+			src = r.memberAddresses()
+		}
+		r.peers[peer] = sortPrefixes(src)
+	}
+}
+
+// memberAddresses are the addresses of this group and of every other group
+// that shares one of its roles: other DCs, other cluster nodes.
+func (r *resolver) memberAddresses() []netip.Prefix {
+	var out []netip.Prefix
+	for _, other := range r.p.Hosts {
+		if other.Name == r.h.Name || r.sharesRole(&other) {
+			out = append(out, other.Addresses...)
+		}
+	}
+	return out
+}
+
+func (r *resolver) sharesRole(other *Host) bool {
+	for _, a := range r.h.Roles {
+		ra, err := r.c.Role(a)
+		if err != nil {
+			continue
+		}
+		for _, b := range other.Roles {
+			if rb, err := r.c.Role(b); err == nil && ra.ID == rb.ID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sortPrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Masked())
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	return slices.Compact(out)
+}
+
+// openNotes says which peer classes of the group's needs may connect from
+// any address, so that no format hides an unscoped rule.
+func (r *resolver) openNotes() {
+	for _, peer := range []Peer{Admins, Clients, Members} {
+		used := slices.ContainsFunc(r.g.Needs, func(n Need) bool { return n.Peer == peer })
+		if used && len(r.peers[peer]) == 0 {
+			r.g.Notes = append(r.g.Notes, fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", peer))
+		}
+	}
+}
