@@ -53,10 +53,22 @@ func csvRow(group string, r policies.ServiceRule) []string {
 	for i, p := range r.Peers {
 		peers[i] = string(p)
 	}
-	return []string{group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
+	return csvCells(group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
 		PortList(r.Ports), icmp, sources, strings.Join(peers, ","), "inbound", "allow",
 		strconv.FormatBool(r.Optional), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
-		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs)}
+		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs))
+}
+
+// csvCells makes each value safe to open in a spreadsheet: a cell that
+// starts with = + - @ or a control character would be read as a formula
+// (CSV injection), so it gets a leading apostrophe, which spreadsheets hide.
+func csvCells(values ...string) []string {
+	for i, v := range values {
+		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			values[i] = "'" + v
+		}
+	}
+	return values
 }
 
 // RefList formats citations as "KB 832017 (Net Logon) <url>; ...".
