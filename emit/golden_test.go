@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -38,11 +39,13 @@ var goldenCases = []goldenCase{
 	{name: "hyperv-host-2008r2-2016", roles: []string{"hyperv-host"}, os: []string{"2008r2", "2016"}},
 }
 
-// ruleset resolves the case with the embedded catalog.
+// ruleset resolves the case with the embedded catalog, named as quick mode
+// names it, so that the goldens are also what the command prints.
 func (c goldenCase) ruleset(t *testing.T) *policies.Ruleset {
 	t.Helper()
-	p := &policies.Policy{Name: c.name, Source: "command line", OS: c.os, RPC: c.rpc,
-		Hosts: []policies.Host{{Name: c.name, Roles: c.roles}}}
+	name := strings.Join(c.roles, "+")
+	p := &policies.Policy{Name: name, Source: "command line", OS: c.os, RPC: c.rpc,
+		Hosts: []policies.Host{{Name: name, Roles: c.roles, Peers: map[policies.Peer][]string{}}}}
 	rs, err := policies.Resolve(p, catalog.Default())
 	if err != nil {
 		t.Fatalf("%s: %v", c.name, err)
