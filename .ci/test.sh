@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of fwgen. On a fresh machine, run as root, it first installs
+# what the tests need: nftables, iptables and iproute2 (the Linux rules are
+# loaded into network namespaces and probed with real traffic), Node.js and
+# the PowerShell parser (every emitted .ps1 is parsed), and the Go modules.
+#
+# With CI=true a missing tool or privilege fails the run instead of skipping
+# the tests that need it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null && export PATH=$PATH:/usr/local/go/bin
+
+say() { printf '==> %s\n' "$*"; }
+
+missing=()
+for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing ${missing[*]}"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	elif [ "${CI:-}" = true ]; then
+		echo "missing ${missing[*]} and not root to install them" >&2
+		exit 1
+	else
+		say "missing ${missing[*]}: the tests that need them will skip (run as root to install them)"
+	fi
+fi
+
+say "Go modules"
+go mod download
+
+if command -v npm >/dev/null 2>&1; then
+	say "PowerShell parser (tree-sitter-powershell)"
+	(cd .ci/psparse && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+say "go vet"
+go vet ./...
+
+say "go test"
+go test -count=1 ./...
+
+say "fuzzing the policy loader for 30s"
+go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 30s ./policies
