@@ -1,0 +1,239 @@
+package policies
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fwgen/fwgen/catalog"
+)
+
+// MaxSize is the largest policy Load accepts, in bytes. A site policy of a
+// large estate is tens of kilobytes; a bigger file is a mistake, and callers
+// should read at most MaxSize+1 bytes so that Load can say so.
+const MaxSize = 1 << 20
+
+// maxNodes bounds the YAML values Load looks at, aliases expanded, so that an
+// alias bomb ("billion laughs") fails fast instead of eating memory.
+const maxNodes = 200_000
+
+// Version is the policy format that Load reads, as the fwgen key names it.
+const Version = "v1"
+
+// rawPolicy and the raw types below mirror the policy file, key for key.
+// Load decodes a file into them strictly, checks them with validator tags
+// and cross-checks, and builds a Policy from them.
+type rawPolicy struct {
+	Fwgen    string              `yaml:"fwgen" validate:"required"`
+	Name     string              `yaml:"name" validate:"required,max=64,nocontrol"`
+	OS       []string            `yaml:"os" validate:"dive,required"`
+	Networks map[string][]string `yaml:"networks"`
+	RPC      *rawRPC             `yaml:"rpc"`
+	Optional bool                `yaml:"optional"`
+	Services []rawService        `yaml:"services" validate:"dive"`
+	Roles    []rawRole           `yaml:"roles" validate:"dive"`
+	Hosts    []rawHost           `yaml:"hosts" validate:"required,min=1,dive"`
+}
+
+type rawRPC struct {
+	Range  string         `yaml:"range"`
+	Static map[string]int `yaml:"static"`
+}
+
+type rawService struct {
+	ID            string     `yaml:"id" validate:"required,id"`
+	Name          string     `yaml:"name" validate:"max=100,nocontrol"`
+	SystemService string     `yaml:"system_service" validate:"max=100,nocontrol"`
+	Notes         string     `yaml:"notes"`
+	Override      bool       `yaml:"override"`
+	Ref           []rawRef   `yaml:"ref" validate:"dive"`
+	Entries       []rawEntry `yaml:"entries" validate:"required,min=1,dive"`
+}
+
+type rawRef struct {
+	Doc     string `yaml:"doc" validate:"required"`
+	Section string `yaml:"section" validate:"nocontrol"`
+}
+
+type rawEntry struct {
+	Protocol string   `yaml:"protocol" validate:"required,oneof=tcp udp icmpv4 icmpv6 gre esp ah"`
+	Ports    portList `yaml:"ports"`
+	ICMPType *int     `yaml:"icmp_type" validate:"omitnil,min=0,max=255"`
+	Label    string   `yaml:"label" validate:"max=100,nocontrol"`
+	Peers    string   `yaml:"peers" validate:"required,oneof=clients members admins"`
+	Optional bool     `yaml:"optional"`
+	Why      string   `yaml:"why"`
+}
+
+type rawRole struct {
+	ID       string   `yaml:"id" validate:"required,id"`
+	Name     string   `yaml:"name" validate:"max=100,nocontrol"`
+	Notes    string   `yaml:"notes"`
+	Override bool     `yaml:"override"`
+	Services []string `yaml:"services" validate:"required,min=1,dive,required"`
+}
+
+type rawHost struct {
+	Name      string              `yaml:"name" validate:"required,group"`
+	Roles     []string            `yaml:"roles" validate:"required,min=1,dive,required"`
+	OS        []string            `yaml:"os" validate:"dive,required"`
+	Addresses []string            `yaml:"addresses" validate:"dive,required"`
+	Peers     map[string][]string `yaml:"peers"`
+	Profile   []string            `yaml:"profile" validate:"dive,oneof=domain private public"`
+}
+
+// Load reads a site policy: name is the file name that errors cite, data
+// its content, c the catalog that names roles, services and OS versions
+// (nil means catalog.Default()). Every problem of the file is reported in
+// one ErrorList, sorted by position.
+func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
+	if c == nil {
+		c = catalog.Default()
+	}
+	l := &loader{file: name, c: c, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}, bad: map[string]bool{}, quiet: map[string]bool{}}
+	root := l.parse(data)
+	if root == nil {
+		return nil, l.errs.Err()
+	}
+	var raw rawPolicy
+	l.decode(root, reflect.ValueOf(&raw).Elem(), "")
+	if l.nodes > maxNodes {
+		return nil, ErrorList{{File: name, Msg: fmt.Sprintf(
+			"too many values: more than %d once aliases are expanded (an alias bomb?)", maxNodes)}}
+	}
+	l.validate(&raw)
+	p := l.build(&raw)
+	if err := l.errs.Err(); err != nil {
+		return nil, err
+	}
+	p.Source = name
+	return p, nil
+}
+
+// loader holds the state of one Load: the problems found so far and where
+// each value of the file is.
+type loader struct {
+	file string
+	c    *catalog.Catalog
+	errs ErrorList
+	// vals and keys map a value's path (hosts[1].roles[0]) to its node and
+	// to the node of its key, for positions.
+	vals map[string]*yaml.Node
+	keys map[string]*yaml.Node
+	// bad marks paths that already have an error, so that later checks do
+	// not report the same value twice ("want a list", then "missing").
+	bad map[string]bool
+	// quiet are paths whose "missing" errors would be noise: the key that a
+	// misspelt key meant, and mappings with a merge key.
+	quiet map[string]bool
+	nodes int
+}
+
+// parse checks that data is a text file of a sane size and parses it into
+// a node tree, or records why not and returns nil.
+func (l *loader) parse(data []byte) *yaml.Node {
+	if !l.checkText(data) {
+		return nil
+	}
+	doc, second, err := decodeDocs(data)
+	switch {
+	case err != nil:
+		l.syntaxError(err)
+		return nil
+	case second > 0:
+		l.errs.Add(&Error{File: l.file, Line: second, Msg: "a policy is one YAML document; remove the second (---)"})
+		return nil
+	case doc == nil || len(doc.Content) == 0 || isNull(doc.Content[0]):
+		l.errs.Add(&Error{File: l.file, Msg: `empty policy: a policy starts with "fwgen: v1"`})
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// decodeDocs parses the first YAML document of data, and returns the line
+// of a second one if there is one. The parser is a third party's and this
+// is the only place that feeds it raw input, so a panic of it becomes an
+// error here rather than a crash of the program.
+func decodeDocs(data []byte) (doc *yaml.Node, second int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			doc, second, err = nil, 0, fmt.Errorf("yaml: the YAML parser failed: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first, next yaml.Node
+	if err := dec.Decode(&first); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, nil
+		}
+		return nil, 0, err
+	}
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+		return &first, 0, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	return &first, max(next.Line, 1), nil
+}
+
+// checkText rejects files that are too big or not UTF-8 text, with one
+// error each, before the YAML parser sees them.
+func (l *loader) checkText(data []byte) bool {
+	if len(data) > MaxSize {
+		l.errs.Add(&Error{File: l.file, Msg: fmt.Sprintf(
+			"policy is too big: %d bytes or more; the limit is %d bytes (1 MiB)", len(data), MaxSize)})
+		return false
+	}
+	// PowerShell 5's ">" and Notepad's "Unicode" write UTF-16, which is
+	// common on Windows and would otherwise read as binary garbage.
+	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+		l.errs.Add(&Error{File: l.file, Msg: "policy is UTF-16 text: save it as UTF-8"})
+		return false
+	}
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == 0:
+			l.errAtOffset(data, i, "binary data (a NUL byte): a policy is UTF-8 text")
+			return false
+		case r == utf8.RuneError && size == 1:
+			l.errAtOffset(data, i, fmt.Sprintf("not UTF-8 text (byte 0x%02x): a policy is UTF-8 text", data[i]))
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// errAtOffset records a problem at a byte offset, with line and column
+// counted as the YAML parser counts them (columns in characters).
+func (l *loader) errAtOffset(data []byte, off int, msg string) {
+	line := 1 + bytes.Count(data[:off], []byte("\n"))
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	col := 1 + utf8.RuneCount(data[start:off])
+	l.errs.Add(&Error{File: l.file, Line: line, Col: col, Msg: msg})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError records a YAML parser error. The parser names a line but
+// not a column, so the error has none.
+func (l *loader) syntaxError(err error) {
+	e := &Error{File: l.file, Msg: err.Error()}
+	if m := yamlLine.FindStringSubmatch(e.Msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = m[2]
+	} else if len(e.Msg) > 6 && e.Msg[:6] == "yaml: " {
+		e.Msg = e.Msg[6:]
+	}
+	e.Msg = "YAML syntax: " + e.Msg
+	l.errs.Add(e)
+}
