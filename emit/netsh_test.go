@@ -1,0 +1,127 @@
+package emit
+
+import (
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNetshGolden(t *testing.T) {
+	for _, c := range winCases() {
+		t.Run(c.name, func(t *testing.T) {
+			checkGolden(t, filepath.Join("..", "testdata", "netsh", c.name+".cmd"),
+				emitString(t, "netsh", c.ruleset(t), c.opts))
+		})
+	}
+}
+
+// TestNetshRules reads every add rule line back with cmd's and netsh's
+// quoting rules and checks that the script adds exactly the Ruleset's rules
+// and first deletes each of them.
+func TestNetshRules(t *testing.T) {
+	for _, c := range winCases() {
+		t.Run(c.name, func(t *testing.T) {
+			rs := c.ruleset(t)
+			checkNetsh(t, string(emitString(t, "netsh", rs, c.opts)), func(rules []parsedRule) {
+				checkRules(t, rs, c.opts, rules)
+			})
+		})
+	}
+}
+
+// TestNetshHostile feeds crafted names to every string of a script and
+// checks that each stays one argument of its own command.
+func TestNetshHostile(t *testing.T) {
+	for name, opts := range hostileOptions() {
+		t.Run(name, func(t *testing.T) {
+			rs := hostileRuleset()
+			checkNetsh(t, string(emitString(t, "netsh", rs, opts)), func(rules []parsedRule) {
+				checkRules(t, rs, opts, rules)
+				s, err := windowsScript(netshFormat, rs, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range rules {
+					want := strings.ReplaceAll(asciiOnly(oneLine(s.Rules[i].Description)), `"`, "'")
+					if r.Description != want {
+						t.Errorf("rule %d description:\n got %q\nwant %q", i, r.Description, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// remLine is a comment as cmdComment writes it.
+var remLine = regexp.MustCompile(`^rem( [A-Za-z0-9 .,:;/()_+\-=#@'?*\[\]{}~$\\]*)?$`)
+
+// checkNetsh checks the layout of a batch file and hands its add rules to
+// check: CRLF lines of printable ASCII, comments that cmd cannot run, a
+// delete for every rule before the adds, and each add stopping the script
+// when it fails.
+func checkNetsh(t *testing.T, script string, check func([]parsedRule)) {
+	t.Helper()
+	if strings.Contains(strings.ReplaceAll(script, "\r\n", ""), "\n") || strings.Contains(strings.ReplaceAll(script, "\r\n", ""), "\r") {
+		t.Errorf("a line does not end in CRLF")
+	}
+	checkASCII(t, script, "\r\n")
+	if !strings.HasPrefix(script, "@echo off\r\nsetlocal EnableExtensions DisableDelayedExpansion\r\n") {
+		t.Errorf("script does not start with @echo off and setlocal")
+	}
+	for i, line := range strings.Split(script, "\r\n") {
+		if strings.HasPrefix(line, "rem") && !remLine.MatchString(line) {
+			t.Errorf("line %d: comment %q has characters cmd reads", i+1, line)
+		}
+		if len(line) > 8000 {
+			t.Errorf("line %d: %d characters, near cmd's limit", i+1, len(line))
+		}
+	}
+	rules, deletes, err := netshRules(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rules {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, deletes) {
+		t.Errorf("deleted names differ from added ones (-want +got):\n%s", cmp.Diff(names, deletes))
+	}
+	if lastDelete, firstAdd := strings.LastIndex(script, " delete rule "), strings.Index(script, " add rule "); firstAdd >= 0 && lastDelete > firstAdd {
+		t.Errorf("a delete comes after an add")
+	}
+	check(rules)
+}
+
+func TestCmdArgs(t *testing.T) {
+	tests := []struct {
+		line string
+		args []string
+		rest string
+		err  bool
+	}{
+		{line: `netsh a name="x y" d="50%% & b | c ^ d" || goto :fail`, args: []string{"netsh", "a", "name=x y", "d=50% & b | c ^ d"}, rest: "|| goto :fail"},
+		{line: `netsh a d="ends in \\" e=1`, args: []string{"netsh", "a", `d=ends in \`, "e=1"}},
+		// cmd does not know \": to it the quote ends there and the line ends
+		// inside a new one, which is why netshQuote lets no " through.
+		{line: `netsh a d="quote \" inside" e=1`, err: true},
+		{line: `netsh a ^& b`, args: []string{"netsh", "a", "&", "b"}},
+		{line: `netsh a d="%PATH%"`, err: true},
+		{line: `netsh a d="open`, err: true},
+		{line: `netsh a ^`, err: true},
+	}
+	for _, tc := range tests {
+		args, rest, err := cmdArgs(tc.line)
+		if (err != nil) != tc.err {
+			t.Errorf("%s: err = %v", tc.line, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.args, args); diff != "" || rest != tc.rest {
+			t.Errorf("%s: rest %q, args (-want +got):\n%s", tc.line, rest, diff)
+		}
+	}
+}

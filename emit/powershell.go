@@ -1,0 +1,107 @@
+package emit
+
+import (
+	"io"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+// psFormat is the PowerShell format; New-NetFirewallRule (the NetSecurity
+// module) came with Windows 8 and Server 2012.
+var psFormat = Format{Name: "powershell", Ext: "ps1",
+	Description: "PowerShell script of New-NetFirewallRule commands in one rule group; safe to run again; -WhatIf, -PolicyStore (a GPO), -Remove",
+	MinBuild:    9200, MinOS: "Windows 8 / Windows Server 2012", Instead: "netsh"}
+
+var _ = register(psFormat.with(EmitFunc(emitPowerShell)))
+
+// psScript is what templates/powershell.tmpl lays out. Every string in it
+// is a PowerShell expression made by psQuote, or comment text made by
+// psComment.
+type psScript struct {
+	Header []string
+	Group  string
+	Rules  []psRule
+}
+
+// psRule is one New-NetFirewallRule command: the fields of its splatted
+// parameter hashtable, "" when the parameter is left out.
+type psRule struct {
+	Comment       string
+	Name          string
+	DisplayName   string
+	Description   string
+	Protocol      string
+	LocalPort     string
+	IcmpType      string
+	RemoteAddress string
+	Profile       string
+}
+
+func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
+	s, err := windowsScript(psFormat, rs, opts)
+	if err != nil {
+		return err
+	}
+	data := psScript{Group: psQuote(s.Group)}
+	for _, h := range s.Header {
+		data.Header = append(data.Header, psComment(h))
+	}
+	for _, r := range s.Rules {
+		data.Rules = append(data.Rules, psRuleOf(r))
+	}
+	return render(w, "powershell.tmpl", template.FuncMap{}, data)
+}
+
+func psRuleOf(r winRule) psRule {
+	p := psRule{
+		Comment:     psComment(r.Comment),
+		Name:        psQuote(r.Name),
+		DisplayName: psQuote(r.DisplayName),
+		Description: psQuote(r.Description),
+		Protocol:    psQuote(psProtocol(r.Proto)),
+		Profile:     psQuote("Any"),
+	}
+	switch {
+	case r.Kind == portEPMap:
+		p.LocalPort = psQuote("RPCEPMap")
+	case r.Kind == portRPC:
+		p.LocalPort = psQuote("RPC")
+	case r.Proto.HasPorts():
+		p.LocalPort = psList(winPorts(r.Ports))
+	}
+	if r.ICMPType != nil {
+		p.IcmpType = psQuote(strconv.Itoa(*r.ICMPType))
+	}
+	if len(r.Sources) > 0 {
+		p.RemoteAddress = psList(winAddresses(r.Sources))
+	}
+	if len(r.Profiles) > 0 {
+		p.Profile = psList(r.Profiles)
+	}
+	return p
+}
+
+// psProtocol spells a protocol as New-NetFirewallRule -Protocol takes it:
+// by name where it has one, by IP protocol number otherwise (GRE 47, ESP
+// 50, AH 51).
+func psProtocol(p policies.Proto) string {
+	switch p {
+	case policies.TCP, policies.UDP:
+		return strings.ToUpper(string(p))
+	case policies.ICMPv4, policies.ICMPv6:
+		return winProto(p)
+	}
+	return strconv.Itoa(p.Number())
+}
+
+// psList is a PowerShell array of quoted strings: 'a', 'b'.
+func psList(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = psQuote(s)
+	}
+	return strings.Join(q, ", ")
+}

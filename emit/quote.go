@@ -1,0 +1,157 @@
+package emit
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+)
+
+// oneLine makes s a single line of valid UTF-8: every control character
+// (CR, LF, NUL, tab, ...) and every line or paragraph separator becomes a
+// space. A name or description that spans lines could end a comment or a
+// command in the scripts.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// asciiOnly replaces every character outside printable ASCII with '?'.
+func asciiOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// psQuote returns a PowerShell expression whose value is s, written in
+// printable ASCII only.
+//
+// Printable ASCII goes into single-quoted strings, where nothing is special
+// but the quote, which is doubled. Every other character is spelled
+// [char]0xNNNN and joined with +, so that no byte above 0x7F reaches the
+// script: Windows PowerShell 5.1 reads a script without a byte order mark in
+// the ANSI code page, where the bytes of a UTF-8 character can turn into one
+// of the characters PowerShell also takes for a single quote (U+2018 to
+// U+201B; 0x91 and 0x92 in Windows-1252), and a raw quote of that kind would
+// end the string. Control characters become spaces (see oneLine).
+func psQuote(s string) string {
+	s = oneLine(s)
+	var parts []string
+	var lit strings.Builder
+	flush := func() {
+		parts = append(parts, "'"+lit.String()+"'")
+		lit.Reset()
+	}
+	for _, r := range s {
+		if r >= ' ' && r <= '~' {
+			if r == '\'' {
+				lit.WriteByte('\'')
+			}
+			lit.WriteRune(r)
+			continue
+		}
+		if lit.Len() > 0 || len(parts) == 0 {
+			flush() // a leading '' keeps the expression a string, not a [char]
+		}
+		for _, u := range utf16.Encode([]rune{r}) {
+			parts = append(parts, fmt.Sprintf("[char]0x%04X", u))
+		}
+	}
+	if lit.Len() > 0 || len(parts) == 0 {
+		flush()
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " + ") + ")"
+}
+
+// psComment makes s safe to follow "# " in a PowerShell line comment: one
+// line of printable ASCII (see psQuote for why ASCII).
+func psComment(s string) string {
+	return asciiOnly(oneLine(s))
+}
+
+// netshQuote returns s as one double-quoted argument of a netsh command in a
+// batch file.
+//
+// cmd has no escape for a double quote inside double quotes, so " becomes
+// '. Percent signs are expanded even inside quotes, so % is doubled; the
+// script turns delayed expansion off, so ! is plain. ^ & | < > are literal
+// inside quotes. Backslashes before the closing quote are doubled, because
+// netsh splits its command line by the C runtime's rules, where \" is a
+// quote character. The text is made one line of printable ASCII: cmd reads
+// a batch file in the OEM code page, so other characters would be mangled.
+func netshQuote(s string) string {
+	s = asciiOnly(oneLine(s))
+	s = strings.ReplaceAll(s, `"`, "'")
+	s = strings.ReplaceAll(s, "%", "%%")
+	trimmed := strings.TrimRight(s, `\`)
+	s += strings.Repeat(`\`, len(s)-len(trimmed))
+	return `"` + s + `"`
+}
+
+// cmdComment makes s safe to follow "rem " in a batch file. REM ignores the
+// rest of its line, but cmd still expands % in it (a stray %~ stops the
+// script) and a ^ at the end of the line continues the comment onto the
+// next line. Comments are for people, so rather than escape, cmdComment
+// keeps letters, digits, spaces and punctuation that means nothing to cmd,
+// and writes ? for anything else.
+func cmdComment(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		case strings.ContainsRune(" .,:;/()_+-=#@'?*[]{}~$\\", r):
+			return r
+		}
+		return '?'
+	}, oneLine(s))
+}
+
+// slug turns s into lower-case ASCII letters and digits joined by single
+// dashes, at most n bytes long, for use in a rule name.
+func slug(s string, n int) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	out := b.String()
+	if len(out) > n {
+		out = strings.TrimRight(out[:n], "-")
+	}
+	return out
+}
+
+// validRuleName matches the rule names fwgen writes: "fwgen-" and dash-joined
+// words of lower-case letters and digits. Nothing in such a name is special
+// to PowerShell, cmd, netsh or a wildcard match.
+var validRuleName = regexp.MustCompile(`^fwgen(-[a-z0-9]+)+$`)
+
+// maxRuleName bounds a rule name, well below what Windows Firewall accepts.
+const maxRuleName = 200
+
+// checkRuleName reports whether name is a valid rule name.
+func checkRuleName(name string) error {
+	if len(name) > maxRuleName || !validRuleName.MatchString(name) {
+		return fmt.Errorf("rule name %q: want \"fwgen-\" and lower-case letters, digits and dashes, at most %d characters", name, maxRuleName)
+	}
+	return nil
+}

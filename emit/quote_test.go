@@ -1,0 +1,120 @@
+package emit
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPSQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", "''"},
+		{"plain", "'plain'"},
+		{"it's", "'it''s'"},
+		{"$(x) `y` \"z\" ; & |", "'$(x) `y` \"z\" ; & |'"},
+		{"a\r\nb\x00c", "'a  b c'"},
+		{"é", "('' + [char]0x00E9)"},
+		{"a\u2019b", "('a' + [char]0x2019 + 'b')"},
+		{"\u2018\u201B", "('' + [char]0x2018 + [char]0x201B)"},
+		{"x\U0001F525", "('x' + [char]0xD83D + [char]0xDD25)"},
+		{"\xff", "('' + [char]0xFFFD)"},
+	}
+	for _, tc := range tests {
+		if got := psQuote(tc.in); got != tc.want {
+			t.Errorf("psQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestPSQuoteRoundTrip reads psQuote's output back by PowerShell's rules:
+// every hostile string comes back whole, but for its line breaks.
+func TestPSQuoteRoundTrip(t *testing.T) {
+	for _, s := range append(hostile, "", "'", "''", "'''", "\u2019", "a\u2019'\u2018b") {
+		q := psQuote(s)
+		checkASCII(t, q+"\n", "\n")
+		got, err := psEval(q)
+		if err != nil {
+			t.Errorf("psQuote(%q) = %s: %v", s, q, err)
+			continue
+		}
+		if want := oneLine(s); got != want {
+			t.Errorf("psQuote(%q) = %s reads back as %q, want %q", s, q, got, want)
+		}
+	}
+}
+
+func TestNetshQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", `""`},
+		{`say "hi"`, `"say 'hi'"`},
+		{"100% %PATH% !x!", `"100%% %%PATH%% !x!"`},
+		{"a & b | c < d > e ^ f", `"a & b | c < d > e ^ f"`},
+		{"one\r\ntwo\x00", `"one  two "`},
+		{`C:\dir\`, `"C:\dir\\"`},
+		{"é‘", `"??"`},
+	}
+	for _, tc := range tests {
+		if got := netshQuote(tc.in); got != tc.want {
+			t.Errorf("netshQuote(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestNetshQuoteRoundTrip puts each hostile string into a netsh command
+// line and reads it back by cmd's and the C runtime's rules: it must stay
+// one argument, with the command ending where the script ends it.
+func TestNetshQuoteRoundTrip(t *testing.T) {
+	for _, s := range append(hostile, "", `\\`, `"`, `\"`, "%", "%%", "^") {
+		line := "netsh x description=" + netshQuote(s) + " name=" + netshQuote("n") + " || goto :fail"
+		args, rest, err := cmdArgs(line)
+		if err != nil {
+			t.Errorf("%q: %v", s, err)
+			continue
+		}
+		want := strings.ReplaceAll(asciiOnly(oneLine(s)), `"`, "'")
+		if len(args) != 4 || args[2] != "description="+want || args[3] != "name=n" || rest != "|| goto :fail" {
+			t.Errorf("%q: args %q, rest %q; want description=%q", s, args, rest, want)
+		}
+	}
+}
+
+func TestComments(t *testing.T) {
+	for _, s := range hostile {
+		ps := psComment(s)
+		if strings.ContainsAny(ps, "\r\n\x00") || strings.ContainsFunc(ps, func(r rune) bool { return r > '~' }) {
+			t.Errorf("psComment(%q) = %q", s, ps)
+		}
+		cmd := "rem " + cmdComment(s)
+		if !remLine.MatchString(cmd) {
+			t.Errorf("cmdComment(%q) = %q", s, cmd)
+		}
+	}
+}
+
+func TestSlugAndNames(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"fwgen: Contoso DCs", 48, "fwgen-contoso-dcs"},
+		{"  $(a)--b__C ", 48, "a-b-c"},
+		{"é", 48, ""},
+		{"abc-def-ghi", 8, "abc-def"},
+	}
+	for _, tc := range tests {
+		if got := slug(tc.in, tc.n); got != tc.want {
+			t.Errorf("slug(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+	for _, name := range []string{"fwgen-dc-dc-ad-tcp", "fwgen-a1"} {
+		if err := checkRuleName(name); err != nil {
+			t.Errorf("checkRuleName(%q) = %v", name, err)
+		}
+	}
+	for _, name := range []string{"", "fwgen", "fwgen-", "fwgen--a", "fwgen-A", "dc-ad", "fwgen-a*", "fwgen-a b",
+		"fwgen-" + strings.Repeat("a", 200)} {
+		if checkRuleName(name) == nil {
+			t.Errorf("checkRuleName(%q) = nil, want an error", name)
+		}
+	}
+}

@@ -1,0 +1,420 @@
+package emit
+
+// Readers of the Windows scripts, written from the rules of PowerShell and
+// cmd rather than from the emitters, so that a test can read back what an
+// administrator's shell would see.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// psEval evaluates a PowerShell string expression of the forms psQuote
+// writes: 'text' with each quote doubled, [char]0xNNNN, and a parenthesised
+// sum of those. Anything else is an error.
+func psEval(expr string) (string, error) {
+	if strings.HasPrefix(expr, "(") && strings.HasSuffix(expr, ")") {
+		var units []uint16
+		for _, term := range psSplit(expr[1:len(expr)-1], " + ") {
+			if code, ok := strings.CutPrefix(term, "[char]0x"); ok {
+				n, err := strconv.ParseUint(code, 16, 16)
+				if err != nil || len(code) != 4 {
+					return "", fmt.Errorf("bad [char] term %q", term)
+				}
+				units = append(units, uint16(n))
+				continue
+			}
+			s, err := psLiteral(term)
+			if err != nil {
+				return "", err
+			}
+			units = append(units, utf16.Encode([]rune(s))...)
+		}
+		return string(utf16.Decode(units)), nil
+	}
+	return psLiteral(expr)
+}
+
+// psLiteral reads one single-quoted string; a lone quote inside it ends it
+// early, which is an error here.
+func psLiteral(s string) (string, error) {
+	if len(s) < 2 || s[0] != '\'' || s[len(s)-1] != '\'' {
+		return "", fmt.Errorf("not a single-quoted string: %q", s)
+	}
+	body := s[1 : len(s)-1]
+	if strings.Count(body, "'")%2 != 0 || strings.Contains(strings.ReplaceAll(body, "''", ""), "'") {
+		return "", fmt.Errorf("stray quote in %q", s)
+	}
+	for _, q := range "\u2018\u2019\u201A\u201B" {
+		if strings.ContainsRune(body, q) {
+			return "", fmt.Errorf("typographic quote U+%04X in %q", q, s)
+		}
+	}
+	return strings.ReplaceAll(body, "''", "'"), nil
+}
+
+// psSplit splits s at sep where sep is outside quotes and parentheses.
+func psSplit(s, sep string) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			quoted = !quoted // '' inside a string toggles twice
+		case quoted:
+		case s[i] == '(':
+			depth++
+		case s[i] == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(s[i:], sep):
+			out = append(out, s[start:i])
+			start = i + len(sep)
+			i += len(sep) - 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// psItems evaluates a comma-separated PowerShell array of strings.
+func psItems(list string) ([]string, error) {
+	var out []string
+	for _, item := range psSplit(list, ", ") {
+		s, err := psEval(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// parsedRule is a rule read back from a script.
+type parsedRule struct {
+	Name, DisplayName, Description string
+	Proto                          policies.Proto
+	ICMPType                       string
+	Ports, Sources, Profiles       []string
+}
+
+// psRules reads the "$rule = @{ ... }" tables of a script.
+func psRules(script string) ([]parsedRule, error) {
+	var rules []parsedRule
+	var cur *parsedRule
+	for i, line := range strings.Split(script, "\n") {
+		switch {
+		case line == "$rule = @{":
+			rules = append(rules, parsedRule{})
+			cur = &rules[len(rules)-1]
+		case cur != nil && line == "}":
+			cur = nil
+		case cur != nil:
+			if err := cur.setPS(line); err != nil {
+				return nil, fmt.Errorf("line %d: %v", i+1, err)
+			}
+		}
+	}
+	return rules, nil
+}
+
+func (r *parsedRule) setPS(line string) error {
+	key, value, ok := strings.Cut(strings.TrimSpace(line), " = ")
+	if !ok {
+		return fmt.Errorf("not a key = value line: %q", line)
+	}
+	items, err := psItems(strings.TrimSpace(value))
+	if err != nil {
+		return err
+	}
+	one := strings.Join(items, ",")
+	switch strings.TrimSpace(key) {
+	case "Name":
+		r.Name = one
+	case "DisplayName":
+		r.DisplayName = one
+	case "Description":
+		r.Description = one
+	case "Protocol":
+		r.Proto = protoOf(one)
+	case "LocalPort":
+		r.Ports = items
+	case "IcmpType":
+		r.ICMPType = one
+	case "RemoteAddress":
+		r.Sources = items
+	case "Profile":
+		r.Profiles = items
+	default:
+		return fmt.Errorf("unknown key %q", key)
+	}
+	return nil
+}
+
+// protoOf reads a protocol as New-NetFirewallRule or netsh names it.
+func protoOf(s string) policies.Proto {
+	for _, p := range []policies.Proto{policies.TCP, policies.UDP, policies.ICMPv4, policies.ICMPv6,
+		policies.GRE, policies.ESP, policies.AH} {
+		if strings.EqualFold(s, string(p)) || s == strconv.Itoa(p.Number()) {
+			return p
+		}
+	}
+	return policies.Proto("unknown:" + s)
+}
+
+// cmdArgs reads one line of a batch file as cmd and then a C program
+// (netsh) would: cmd expands %% to % (a single % would expand a variable:
+// error), ends the command at & | < > outside quotes, and takes ^ outside
+// quotes as an escape; netsh then splits its command line by the C
+// runtime's rules. It returns netsh's arguments and the rest of the line
+// from the first operator.
+func cmdArgs(line string) (args []string, rest string, err error) {
+	var expanded strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] != '%' {
+			expanded.WriteByte(line[i])
+			continue
+		}
+		if i+1 >= len(line) || line[i+1] != '%' {
+			return nil, "", fmt.Errorf("unescaped %% at column %d", i+1)
+		}
+		expanded.WriteByte('%')
+		i++
+	}
+	cmdline, rest, err := cmdSplit(expanded.String())
+	if err != nil {
+		return nil, "", err
+	}
+	return crtArgs(cmdline), rest, nil
+}
+
+// cmdSplit finds where cmd ends the command and removes its escapes.
+func cmdSplit(line string) (cmdline, rest string, err error) {
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '^':
+			if i+1 >= len(line) {
+				return "", "", errors.New("^ at the end of the line continues it")
+			}
+			i++
+			c = line[i]
+		case strings.IndexByte("&|<>", c) >= 0:
+			return b.String(), line[i:], nil
+		}
+		b.WriteByte(c)
+	}
+	if quoted {
+		return "", "", errors.New("unbalanced double quote")
+	}
+	return b.String(), "", nil
+}
+
+// crtArgs splits a command line as the Microsoft C runtime does: 2n
+// backslashes before a quote are n backslashes and a quote that toggles
+// quoting, 2n+1 are n backslashes and a literal quote.
+func crtArgs(s string) []string {
+	var args []string
+	var cur strings.Builder
+	inArg, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			n := 0
+			for i < len(s) && s[i] == '\\' {
+				n++
+				i++
+			}
+			if i < len(s) && s[i] == '"' {
+				cur.WriteString(strings.Repeat(`\`, n/2))
+				if n%2 == 1 {
+					cur.WriteByte('"')
+				} else {
+					quoted = !quoted
+				}
+			} else {
+				cur.WriteString(strings.Repeat(`\`, n))
+				i--
+			}
+			inArg = true
+		case c == '"':
+			quoted, inArg = !quoted, true
+		case (c == ' ' || c == '\t') && !quoted:
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteByte(c)
+			inArg = true
+		}
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args
+}
+
+// netshKeys are the parameters of "netsh advfirewall firewall add rule"
+// that the scripts may use.
+var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "remoteip", "profile", "description"}
+
+// netshRules reads the add and delete commands of a netsh script.
+func netshRules(script string) (adds []parsedRule, deletes []string, err error) {
+	for i, line := range strings.Split(strings.TrimSuffix(script, "\r\n"), "\r\n") {
+		if !strings.HasPrefix(line, "netsh ") {
+			continue
+		}
+		args, rest, err := cmdArgs(line)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
+		}
+		verb := strings.Join(args[:min(len(args), 5)], " ")
+		switch {
+		case verb == "netsh advfirewall firewall delete rule" && rest == ">nul 2>&1":
+			if len(args) != 6 || !strings.HasPrefix(args[5], "name=") {
+				return nil, nil, fmt.Errorf("line %d: want name= alone, got %q", i+1, args[5:])
+			}
+			deletes = append(deletes, strings.TrimPrefix(args[5], "name="))
+		case verb == "netsh advfirewall firewall add rule" && rest == "|| goto :fail":
+			r, err := netshRule(args[5:])
+			if err != nil {
+				return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
+			}
+			adds = append(adds, r)
+		default:
+			return nil, nil, fmt.Errorf("line %d: unexpected command %q ... %q", i+1, verb, rest)
+		}
+	}
+	return adds, deletes, nil
+}
+
+func netshRule(args []string) (parsedRule, error) {
+	var r parsedRule
+	seen := map[string]bool{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || !slices.Contains(netshKeys, k) || seen[k] {
+			return r, fmt.Errorf("unknown or repeated parameter %q", a)
+		}
+		seen[k] = true
+		switch k {
+		case "name":
+			r.Name = v
+		case "description":
+			r.Description = v
+		case "protocol":
+			proto, icmp, _ := strings.Cut(v, ":")
+			r.Proto = protoOf(proto)
+			r.ICMPType, _, _ = strings.Cut(icmp, ",")
+		case "localport":
+			r.Ports = strings.Split(v, ",")
+		case "remoteip":
+			r.Sources = strings.Split(v, ",")
+		case "profile":
+			r.Profiles = strings.Split(v, ",")
+		case "dir", "action":
+			if want := map[string]string{"dir": "in", "action": "allow"}[k]; v != want {
+				return r, fmt.Errorf("%s=%s, want %s", k, v, want)
+			}
+		}
+	}
+	for _, k := range []string{"name", "dir", "action", "protocol", "profile", "description"} {
+		if !seen[k] {
+			return r, fmt.Errorf("no %s=", k)
+		}
+	}
+	return r, nil
+}
+
+// openings is what a set of rules opens: for each protocol, ICMP type and
+// source address ("any" when unscoped), the merged port ranges.
+type openings map[string][]policies.PortRange
+
+func (o openings) add(proto policies.Proto, icmp string, sources []string, ports []policies.PortRange) {
+	if len(sources) == 0 {
+		sources = []string{"any"}
+	}
+	for _, s := range sources {
+		k := fmt.Sprintf("%s|%s|%s", proto, icmp, s)
+		o[k] = catalog.MergeRanges(append(o[k], ports...))
+	}
+}
+
+// rulesetOpenings is what the Ruleset's needs open.
+func rulesetOpenings(rs *policies.Ruleset) openings {
+	o := openings{}
+	for _, g := range rs.Groups {
+		for _, n := range g.Needs {
+			var ports []policies.PortRange
+			if n.Proto.HasPorts() {
+				ports = []policies.PortRange{n.Ports}
+			}
+			o.add(n.Proto, icmpString(n.ICMPType), winAddresses(n.Sources), ports)
+		}
+	}
+	return o
+}
+
+// scriptOpenings is what parsed rules open, reading the RPC keywords as
+// the endpoint mapper's port and the groups' RPC dynamic ranges.
+func scriptOpenings(rs *policies.Ruleset, rules []parsedRule) (openings, error) {
+	var dynamic []policies.PortRange
+	for _, g := range rs.Groups {
+		dynamic = append(dynamic, g.RPC.Ranges...)
+	}
+	o := openings{}
+	for _, r := range rules {
+		var ports []policies.PortRange
+		for _, p := range r.Ports {
+			switch p {
+			case "RPCEPMap", "RPC-EPMap":
+				ports = append(ports, policies.PortRange{From: 135, To: 135})
+			case "RPC":
+				ports = append(ports, dynamic...)
+			default:
+				pr, err := catalog.ParsePortRange(p)
+				if err != nil {
+					return nil, fmt.Errorf("rule %s: %v", r.Name, err)
+				}
+				ports = append(ports, pr)
+			}
+		}
+		o.add(r.Proto, r.ICMPType, r.Sources, ports)
+	}
+	return o, nil
+}
+
+func icmpString(t *int) string {
+	if t == nil {
+		return ""
+	}
+	return strconv.Itoa(*t)
+}
+
+// prefixes parses CIDRs and addresses for test Rulesets.
+func prefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if !strings.Contains(s, "/") {
+			a := netip.MustParseAddr(s)
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}

@@ -1,0 +1,390 @@
+package emit
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+// portKind says how a Windows Firewall rule names its local ports.
+type portKind int
+
+// Possible portKind values.
+const (
+	portNumbers portKind = iota // numbers and ranges
+	portEPMap                   // the RPC endpoint mapper keyword
+	portRPC                     // the keyword for ports the endpoint mapper assigned
+)
+
+// winRule is one inbound allow rule as both Windows formats print it. Its
+// strings are raw: each format passes them through its own quoting helper.
+type winRule struct {
+	Name        string // unique in the script; checkRuleName holds
+	DisplayName string
+	Description string
+	Comment     string // one line of provenance above the rule
+	Proto       policies.Proto
+	Kind        portKind
+	Ports       []policies.PortRange // for portNumbers on TCP and UDP
+	ICMPType    *int
+	Sources     []netip.Prefix // empty means any address
+	Profiles    []string       // Domain, Private, Public; empty means any
+}
+
+// winScript is what a Windows script installs: the rule group, the lines
+// of its header and its rules.
+type winScript struct {
+	Group  string
+	Header []string
+	Rules  []winRule
+}
+
+// Unsupported lists the Windows versions of rs's OS mixes that cannot run
+// f's output, because they are older than f.MinBuild: each once, oldest
+// first.
+func Unsupported(f Format, rs *policies.Ruleset) []policies.OSVersion {
+	var out []policies.OSVersion
+	for _, g := range rs.Groups {
+		for _, v := range g.OS {
+			if f.MinBuild > 0 && v.Build < f.MinBuild &&
+				!slices.ContainsFunc(out, func(o policies.OSVersion) bool { return o.ID == v.ID }) {
+				out = append(out, v)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b policies.OSVersion) int {
+		return cmp.Or(cmp.Compare(a.Build, b.Build), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// with returns f with its emitter set. An emitter that reads its own
+// Format cannot sit in the Format it reads (an initialization cycle), so
+// the Windows formats register a copy.
+func (f Format) with(e Emitter) Format {
+	f.Emitter = e
+	return f
+}
+
+// windowsScript lays out the Ruleset as Windows Firewall rules: one per
+// rule of the by-service view, or up to three with opts.RPCKeywords (the
+// other ports, the endpoint mapper, the RPC dynamic ports).
+func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, error) {
+	s := &winScript{Group: oneLine(GroupName(rs, opts))}
+	// Windows reads a group that starts with @ as a resource reference
+	// ("@FirewallAPI.dll,-28502"), not as a name.
+	if strings.HasPrefix(strings.TrimSpace(s.Group), "@") || strings.TrimSpace(s.Group) == "" {
+		return nil, fmt.Errorf("rule group %q: want a name that does not start with @", s.Group)
+	}
+	names := newWinNamer(s.Group)
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		profiles, err := winProfiles(g.Profiles)
+		if err != nil {
+			return nil, fmt.Errorf("host group %q: %w", g.Name, err)
+		}
+		hostGroup := ""
+		if len(rs.Groups) > 1 {
+			hostGroup = g.Name
+		}
+		scopes := map[string]int{}
+		for _, r := range g.ByService() {
+			scopeKey := strings.Join([]string{r.Role, r.Service, string(r.Proto), winICMP(r.ICMPType)}, "|")
+			scopes[scopeKey]++
+			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
+				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
+					Sources: r.Sources, Profiles: profiles}
+				w.Name, err = names.name(hostGroup, r, scopes[scopeKey], p.kind)
+				if err != nil {
+					return nil, err
+				}
+				w.DisplayName = winDisplayName(hostGroup, r, scopes[scopeKey], p.kind)
+				w.Description = winDescription(g.Name, r, p)
+				w.Comment = fmt.Sprintf("%s / %s: %s %s", r.Role, r.ServiceName, r.Proto, winPortText(p.kind, p.ports, r.ICMPType))
+				s.Rules = append(s.Rules, w)
+			}
+		}
+	}
+	// netsh has no rule groups: its scripts find their rules by name.
+	owner := "Rule group: " + s.Group
+	if f.Name == netshFormat.Name {
+		owner = "Rule names start with " + names.prefix + "- (from the rule group " + s.Group + ")."
+	}
+	s.Header = winHeader(f, rs, opts, owner)
+	return s, nil
+}
+
+// winPart is one Windows rule's share of a by-service rule's ports.
+type winPart struct {
+	kind  portKind
+	ports []policies.PortRange // the numbers, or what the keyword stands for
+}
+
+// winSplitRPC gives the rule's ports as one part, or with keywords as the
+// other ports, the endpoint mapper and the dynamic ports.
+func winSplitRPC(g *policies.Group, r policies.ServiceRule, keywords bool) []winPart {
+	if !keywords {
+		return []winPart{{portNumbers, r.Ports}}
+	}
+	sp := g.RPCPorts(r)
+	if !sp.EPMap {
+		return []winPart{{portNumbers, r.Ports}}
+	}
+	var parts []winPart
+	if len(sp.Other) > 0 {
+		parts = append(parts, winPart{portNumbers, sp.Other})
+	}
+	parts = append(parts, winPart{portEPMap, []policies.PortRange{{From: 135, To: 135}}})
+	if len(sp.Dynamic) > 0 {
+		parts = append(parts, winPart{portRPC, sp.Dynamic})
+	}
+	return parts
+}
+
+// winNamer hands out unique rule names: the group's prefix, then the host
+// group (when the Ruleset has several), role, service, protocol, ICMP type,
+// scope number and RPC keyword, each reduced to a slug.
+type winNamer struct {
+	prefix string
+	seen   map[string]bool
+}
+
+func newWinNamer(group string) *winNamer {
+	prefix := slug(group, 48)
+	if prefix != "fwgen" && !strings.HasPrefix(prefix, "fwgen-") {
+		prefix = strings.TrimSuffix("fwgen-"+prefix, "-")
+	}
+	return &winNamer{prefix: prefix, seen: map[string]bool{}}
+}
+
+func (n *winNamer) name(hostGroup string, r policies.ServiceRule, scope int, kind portKind) (string, error) {
+	parts := []string{n.prefix, slug(hostGroup, 32), slug(r.Role, 32), slug(r.Service, 40), string(r.Proto)}
+	if r.ICMPType != nil {
+		parts = append(parts, "t"+strconv.Itoa(*r.ICMPType))
+	}
+	if scope > 1 {
+		parts = append(parts, "s"+strconv.Itoa(scope))
+	}
+	parts = append(parts, map[portKind]string{portEPMap: "epmap", portRPC: "rpc"}[kind])
+	name := strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "-")
+	// Slugs of different ids can meet ("a.b" and "a-b"): number the later ones.
+	for i, base := 2, name; n.seen[name]; i++ {
+		name = base + "-" + strconv.Itoa(i)
+	}
+	n.seen[name] = true
+	return name, checkRuleName(name)
+}
+
+// displayName reads like Windows' own rules: "dc - DNS Server (UDP-In)".
+func winDisplayName(hostGroup string, r policies.ServiceRule, scope int, kind portKind) string {
+	var extra []string
+	if r.ICMPType != nil {
+		extra = append(extra, "type "+strconv.Itoa(*r.ICMPType))
+	}
+	switch kind {
+	case portEPMap:
+		extra = append(extra, "RPC-EPMap")
+	case portRPC:
+		extra = append(extra, "RPC")
+	}
+	if scope > 1 {
+		extra = append(extra, "scope "+strconv.Itoa(scope))
+	}
+	s := fmt.Sprintf("%s - %s (%s)", r.Role, r.ServiceName, strings.Join(append([]string{winProto(r.Proto) + "-In"}, extra...), ", "))
+	if hostGroup != "" {
+		s = hostGroup + ": " + s
+	}
+	return s
+}
+
+// description is the rule's provenance, kept in the firewall with it.
+func winDescription(hostGroup string, r policies.ServiceRule, p winPart) string {
+	svc := r.ServiceName
+	if r.SystemService != "" {
+		svc += " (" + r.SystemService + ")"
+	}
+	peers := make([]string, len(r.Peers))
+	for i, peer := range r.Peers {
+		peers[i] = string(peer)
+	}
+	s := fmt.Sprintf("fwgen: %s, role %s, host group %s", svc, r.Role, hostGroup)
+	if len(r.Labels) > 0 {
+		s += ": " + strings.Join(r.Labels, ", ")
+	}
+	s += ". Peers: " + strings.Join(peers, ", ") + "."
+	switch p.kind {
+	case portEPMap:
+		s += " Local port: the RPC endpoint mapper (135/tcp)."
+	case portRPC:
+		s += " Local ports: those the RPC endpoint mapper assigns (the dynamic range is " + PortList(p.ports) + ")."
+	}
+	if len(r.OSReasons) > 0 {
+		s += " OS: " + strings.Join(r.OSReasons, "; ") + "."
+	}
+	if r.Optional {
+		s += " Optional, included on request."
+	}
+	refs := make([]string, len(r.Refs))
+	for i, ref := range r.Refs {
+		refs[i] = ref.String()
+	}
+	if len(refs) > 0 {
+		s += " See " + strings.Join(refs, "; ") + "."
+	}
+	return s
+}
+
+// winPortText describes a rule's ports for a comment.
+func winPortText(kind portKind, ports []policies.PortRange, icmpType *int) string {
+	switch {
+	case kind == portEPMap:
+		return "RPCEPMap (135)"
+	case kind == portRPC:
+		return "RPC (" + PortList(ports) + ")"
+	case icmpType != nil:
+		return "type " + strconv.Itoa(*icmpType)
+	case len(ports) == 0:
+		return "(no ports)"
+	}
+	return PortList(ports)
+}
+
+// winProto spells a protocol as Windows Firewall's rule names do.
+func winProto(p policies.Proto) string {
+	switch p {
+	case policies.ICMPv4:
+		return "ICMPv4"
+	case policies.ICMPv6:
+		return "ICMPv6"
+	}
+	return strings.ToUpper(string(p))
+}
+
+func winICMP(t *int) string {
+	if t == nil {
+		return ""
+	}
+	return strconv.Itoa(*t)
+}
+
+// winProfiles checks a group's Windows Firewall profiles and spells them
+// as PowerShell does; none, or "any", means any profile.
+func winProfiles(in []string) ([]string, error) {
+	var out []string
+	for _, p := range in {
+		name, ok := map[string]string{"domain": "Domain", "private": "Private", "public": "Public", "any": ""}[strings.ToLower(p)]
+		if !ok {
+			return nil, fmt.Errorf("profile %q: want domain, private, public or any", p)
+		}
+		if name == "" {
+			return nil, nil
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		order := []string{"Domain", "Private", "Public"}
+		return slices.Index(order, a) - slices.Index(order, b)
+	})
+	return out, nil
+}
+
+// winHeader is the text above a Windows script's commands: where it comes
+// from, which Windows it needs, the host groups with their OS mixes and
+// RPC ranges, what was left out and why, and the documents cited.
+func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []string {
+	h := []string{
+		fmt.Sprintf("Generated by fwgen (--emit %s) from %s, policy %s. DO NOT EDIT: change the input and run fwgen again.", f.Name, rs.Source, rs.Policy),
+		fmt.Sprintf("Runs on %s and later. %s", f.MinOS, owner),
+	}
+	if old := Unsupported(f, rs); len(old) > 0 {
+		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; use --emit %s for those hosts.", winOSNames(old), f.Instead))
+	}
+	if opts.RPCKeywords {
+		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords).")
+	}
+	for _, g := range rs.Groups {
+		h = append(h, winGroupHeader(&g)...)
+	}
+	return append(h, winRefs(rs)...)
+}
+
+func winGroupHeader(g *policies.Group) []string {
+	profiles := "any"
+	if len(g.Profiles) > 0 {
+		profiles = strings.Join(g.Profiles, ", ")
+	}
+	h := []string{"",
+		fmt.Sprintf("Host group %s: roles %s; OS mix %s; profiles %s.", g.Name, strings.Join(g.Roles, ", "), winOSNames(g.OS), profiles),
+		fmt.Sprintf("  RPC dynamic range %s: %s.", PortList(g.RPC.Ranges), g.RPC.Reason)}
+	for _, s := range g.RPC.Static {
+		h = append(h, fmt.Sprintf("  Static RPC port: %s on %d.", s.Interface, s.Port))
+	}
+	for _, n := range g.Notes {
+		h = append(h, "  Note: "+n)
+	}
+	for _, o := range g.Omitted {
+		what := strings.Join(slices.DeleteFunc([]string{o.Role + "/" + o.Service, string(o.Proto), o.Ports, o.Label},
+			func(s string) bool { return s == "" }), " ")
+		h = append(h, fmt.Sprintf("  Left out: %s: %s", what, o.Reason))
+	}
+	return h
+}
+
+// winRefs lists each document the rules cite, once.
+func winRefs(rs *policies.Ruleset) []string {
+	seen := map[string]bool{}
+	var h []string
+	for _, g := range rs.Groups {
+		for _, n := range g.Needs {
+			for _, ref := range n.Refs {
+				if seen[ref.Doc] {
+					continue
+				}
+				seen[ref.Doc] = true
+				h = append(h, strings.TrimRight(fmt.Sprintf("  %s: %s %s", policies.Ref{Doc: ref.Doc}, ref.Title, ref.URL), " "))
+			}
+		}
+	}
+	slices.Sort(h)
+	if len(h) == 0 {
+		return nil
+	}
+	return append([]string{"", "References:"}, h...)
+}
+
+func winOSNames(vs []policies.OSVersion) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.Name
+	}
+	return strings.Join(s, ", ")
+}
+
+// winPorts spells port ranges as "445" and "49152-65535".
+func winPorts(rs []policies.PortRange) []string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.String()
+	}
+	return s
+}
+
+// winAddresses spells prefixes as Windows Firewall shows them: a single
+// address without its /32 or /128, a network in CIDR form.
+func winAddresses(ps []netip.Prefix) []string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+		if p.IsSingleIP() {
+			s[i] = p.Addr().String()
+		}
+	}
+	return s
+}

@@ -1,0 +1,273 @@
+package emit
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// winCase is an input whose PowerShell and netsh scripts are kept as
+// testdata/powershell/<name>.ps1 and testdata/netsh/<name>.cmd.
+type winCase struct {
+	name   string
+	policy *policies.Policy
+	opts   Options
+}
+
+// quickPolicy is what quick mode builds from --role, --os and --profile.
+func quickPolicy(roles, oses, profiles []string) *policies.Policy {
+	name := strings.Join(roles, "+")
+	return &policies.Policy{Name: name, Source: "command line", OS: oses,
+		Hosts: []policies.Host{{Name: name, Roles: roles, Profiles: profiles}}}
+}
+
+func winCases() []winCase {
+	restricted := quickPolicy([]string{"dc"}, []string{"2012r2"}, nil)
+	restricted.RPC.Range = &policies.PortRange{From: 5000, To: 5100}
+	return []winCase{
+		{"dc-2016", quickPolicy([]string{"dc"}, []string{"2016"}, nil), Options{}},
+		{"dc-2016-rpc-keywords", quickPolicy([]string{"dc"}, []string{"2016"}, nil), Options{RPCKeywords: true}},
+		{"dc-2008r2-2016", quickPolicy([]string{"dc"}, []string{"2008r2", "2016"}, nil), Options{}},
+		{"dc-2012r2-restricted-rpc-keywords", restricted, Options{RPCKeywords: true}},
+		{"cluster-node-hyperv-host-2019-domain", quickPolicy([]string{"cluster-node", "hyperv-host"}, []string{"2019"},
+			[]string{"domain"}), Options{}},
+		{"site-scoped", sitePolicy(), Options{Group: "Contoso Server Firewall"}},
+	}
+}
+
+// sitePolicy has two host groups with address scopes, IPv6, profiles, a
+// role of the site's own with GRE, ESP and AH, and the optional entries.
+func sitePolicy() *policies.Policy {
+	return &policies.Policy{Name: "contoso", Source: "contoso.yaml", OS: []string{"2016", "2019"}, Optional: true,
+		Networks: map[string][]netip.Prefix{
+			"clients": prefixes("10.0.0.0/8", "2001:db8:100::/48"),
+			"admins":  prefixes("192.0.2.10", "192.0.2.11"),
+		},
+		Roles: []catalog.Role{{ID: "vpn", Name: "VPN gateway", Services: []string{"rras"}}},
+		Hosts: []policies.Host{
+			{Name: "dcs", Roles: []string{"dc"}, Addresses: prefixes("10.1.0.10", "10.1.0.11"),
+				Peers:    map[policies.Peer][]string{policies.Clients: {"clients"}, policies.Admins: {"admins"}},
+				Profiles: []string{"domain"}},
+			{Name: "vpn", Roles: []string{"vpn", "management"}, Addresses: prefixes("10.2.0.1"),
+				Peers: map[policies.Peer][]string{policies.Admins: {"admins"}}, Profiles: []string{"public", "domain"}},
+		},
+	}
+}
+
+func (c winCase) ruleset(t *testing.T) *policies.Ruleset {
+	t.Helper()
+	rs, err := policies.Resolve(c.policy, catalog.Default())
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	return rs
+}
+
+// hostile holds what a crafted name could use against PowerShell, cmd and
+// netsh: quotes of every kind (PowerShell takes ‘ ’ ‚ ‛ for ' and “ ” „ for
+// "), backticks, subexpressions, separators, pipes, variables in both
+// shells, carets, delayed expansion, comment markers, backslashes before a
+// quote, line breaks, NUL, a line separator and a character outside the BMP.
+var hostile = []string{
+	`it's "quoted" ` + "`backtick`" + ` $(Remove-Item C:\ -Recurse) ${env:PATH} @(1) ; exit 1`,
+	"a & b | c < d > e ^ f %PATH% %%x !x! %~1 \\\" g\\",
+	"line one\r\nWrite-Host injected\nline three\rNUL\x00here\u2028sep\u0085nel",
+	"‘single’ ‚low‛ “double” „low” \u00e9t\u00e9 \U0001F525 #> <# #Requires -Version 2",
+	`@"` + "\n" + `here-string "@ ` + "'@\n'",
+	`\`,
+	`trailing caret ^`,
+}
+
+// hostileRuleset builds a Ruleset whose every free-text field holds a
+// hostile string: two host groups whose names slug alike, roles, services,
+// labels, notes, OS names, references and omissions.
+func hostileRuleset() *policies.Ruleset {
+	h := func(i int) string { return hostile[i%len(hostile)] }
+	refs := []policies.Ref{{Doc: "kb1", Title: h(0), URL: "https://example.com/" + h(1), Section: h(2)},
+		{Doc: h(3), Title: h(4)}}
+	need := func(role, service string, i int, proto policies.Proto, from, to uint16) policies.Need {
+		n := policies.Need{Role: role, Service: service, ServiceName: h(i), SystemService: h(i + 1), Label: h(i + 2),
+			Proto: proto, Peer: policies.Clients, Notes: h(i + 3), OSReason: h(i + 4), Refs: refs}
+		if proto.HasPorts() {
+			n.Ports = policies.PortRange{From: from, To: to}
+		}
+		return n
+	}
+	icmp := need("r'; exit", "ping", 5, policies.ICMPv4, 0, 0)
+	eight := 8
+	icmp.ICMPType = &eight
+	dyn := need("r'; exit", "s\"vc", 1, policies.TCP, 49152, 65535)
+	dyn.RPC = "dynamic"
+	scoped := need("r'; exit", "s\"vc", 2, policies.TCP, 445, 445)
+	scoped.Sources = prefixes("10.0.0.0/8", "2001:db8::/32", "192.0.2.1")
+	group := func(name string) policies.Group {
+		return policies.Group{Name: name, Roles: []string{h(0), h(1)},
+			OS:       []policies.OSVersion{{ID: "2008r2", Name: h(2), Build: 7600}, {ID: "2016", Name: h(3), Build: 14393}},
+			Profiles: []string{"Domain", "private"},
+			RPC:      policies.RPCChoice{Ranges: []policies.PortRange{{From: 49152, To: 65535}}, Reason: h(4)},
+			Needs: []policies.Need{
+				need("r'; exit", "s\"vc", 0, policies.TCP, 135, 135), dyn, need("r'; exit", "s\"vc", 3, policies.TCP, 389, 389),
+				scoped, need("r'; exit", "s\"vc", 4, policies.UDP, 389, 389), icmp,
+				need("$(role)", "`svc`", 6, policies.GRE, 0, 0), need("$(role)", "svc", 0, policies.ESP, 0, 0),
+				need("$(role)", "svc", 1, policies.AH, 0, 0),
+			},
+			Omitted: []policies.Omission{{Role: h(0), Service: h(1), Proto: policies.UDP, Ports: h(2), Label: h(3), Reason: h(4)}},
+			Notes:   []string{h(5), h(6)},
+		}
+	}
+	return &policies.Ruleset{Schema: policies.SchemaV1, Policy: h(0), Source: h(1),
+		Groups: []policies.Group{group(h(2)), group(h(3)), group(strings.ReplaceAll(h(3), " ", "_"))}}
+}
+
+// hostileOptions are the options the hostile cases run with: the default
+// group (from the hostile policy name), a hostile --group, and RPC keywords.
+func hostileOptions() map[string]Options {
+	return map[string]Options{
+		"hostile":              {},
+		"hostile-group":        {Group: hostile[1] + hostile[3]},
+		"hostile-rpc-keywords": {Group: hostile[0], RPCKeywords: true},
+	}
+}
+
+// wantRules is how many rules a script of rs must add: one per by-service
+// rule, and with RPC keywords one more for each of the endpoint mapper and
+// the dynamic ports of a rule that has 135/tcp.
+func wantRules(rs *policies.Ruleset, keywords bool) int {
+	n := 0
+	for _, g := range rs.Groups {
+		for _, r := range g.ByService() {
+			sp := g.RPCPorts(r)
+			switch {
+			case !keywords || !sp.EPMap:
+				n++
+			default:
+				n += min(len(sp.Other), 1) + 1 + min(len(sp.Dynamic), 1)
+			}
+		}
+	}
+	return n
+}
+
+// checkRules checks rules read back from a script of rs: valid unique
+// names, the group's profiles, descriptions that say where the rule comes
+// from, and exactly the ports, protocols and sources of the Ruleset.
+func checkRules(t *testing.T, rs *policies.Ruleset, opts Options, rules []parsedRule) {
+	t.Helper()
+	if got, want := len(rules), wantRules(rs, opts.RPCKeywords); got != want {
+		t.Errorf("got %d rules, want %d", got, want)
+	}
+	names := map[string]bool{}
+	for _, r := range rules {
+		if err := checkRuleName(r.Name); err != nil || names[r.Name] {
+			t.Errorf("rule name %q: invalid (%v) or repeated", r.Name, err)
+		}
+		names[r.Name] = true
+		if !strings.HasPrefix(r.Description, "fwgen: ") {
+			t.Errorf("%s: description %q does not say where it comes from", r.Name, r.Description)
+		}
+	}
+	got, err := scriptOpenings(rs, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rulesetOpenings(rs), got); diff != "" {
+		t.Errorf("the script does not open what the Ruleset needs (-want +got):\n%s", diff)
+	}
+	profiles := map[string]bool{}
+	for _, r := range rules {
+		profiles[strings.ToLower(strings.Join(r.Profiles, ","))] = true
+	}
+	var want []string
+	for _, g := range rs.Groups {
+		p, _ := winProfiles(g.Profiles)
+		want = append(want, strings.ToLower(strings.Join(p, ",")))
+	}
+	for p := range profiles {
+		if !slices.Contains(want, p) && !(p == "any" && slices.Contains(want, "")) {
+			t.Errorf("profile %q is none of the groups' %q", p, want)
+		}
+	}
+}
+
+// checkASCII fails unless every line of script is printable ASCII, ended
+// by eol.
+func checkASCII(t *testing.T, script, eol string) {
+	t.Helper()
+	if !strings.HasSuffix(script, eol) {
+		t.Errorf("script does not end with %q", eol)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(script, eol), eol) {
+		for j, c := range []byte(line) {
+			if c < ' ' && c != '\t' || c > '~' {
+				t.Errorf("line %d col %d: byte %#x", i+1, j+1, c)
+				break
+			}
+		}
+	}
+}
+
+func TestRuleNamesUnique(t *testing.T) {
+	rs := hostileRuleset()
+	s, err := windowsScript(psFormat, rs, Options{RPCKeywords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range s.Rules {
+		if seen[r.Name] {
+			t.Errorf("name %s repeated", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	// The last two host groups differ only by "_" and " ", so their names
+	// meet and the later ones are numbered.
+	if !slices.ContainsFunc(s.Rules, func(r winRule) bool { return strings.HasSuffix(r.Name, "-2") }) {
+		t.Errorf("no numbered name among %d rules", len(s.Rules))
+	}
+}
+
+func TestWindowsRejects(t *testing.T) {
+	rs := hostileRuleset()
+	for _, opts := range []Options{{Group: "@FirewallAPI.dll,-28502"}, {Group: " \r\n"}} {
+		if _, err := windowsScript(psFormat, rs, opts); err == nil {
+			t.Errorf("group %q: no error", opts.Group)
+		}
+	}
+	bad := hostileRuleset()
+	bad.Groups[0].Profiles = []string{"domain", "work"}
+	if _, err := windowsScript(netshFormat, bad, Options{}); err == nil || !strings.Contains(err.Error(), `"work"`) {
+		t.Errorf("unknown profile: err = %v", err)
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	rs := &policies.Ruleset{Groups: []policies.Group{
+		{OS: []policies.OSVersion{{ID: "2016", Build: 14393}, {ID: "2008r2", Build: 7600}}},
+		{OS: []policies.OSVersion{{ID: "2003", Build: 3790}, {ID: "2008r2", Build: 7600}}},
+	}}
+	ids := func(vs []policies.OSVersion) string {
+		s := make([]string, len(vs))
+		for i, v := range vs {
+			s[i] = v.ID
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct {
+		f    Format
+		want string
+	}{{psFormat, "2003 2008r2"}, {netshFormat, "2003"}, {Format{}, ""}} {
+		if got := ids(Unsupported(tc.f, rs)); got != tc.want {
+			t.Errorf("%s: Unsupported = %q, want %q", tc.f.Name, got, tc.want)
+		}
+	}
+	f, err := Lookup("powershell")
+	if err != nil || f.MinBuild != 9200 || f.Instead != "netsh" {
+		t.Errorf("powershell format = %+v, %v", f, err)
+	}
+}
