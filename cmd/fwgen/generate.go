@@ -80,6 +80,7 @@ func quickRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
+	o.noteOmitted(rs)
 	out, err := o.render(f, rs)
 	if err != nil {
 		return err
@@ -106,25 +107,38 @@ func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
+// warn says on stderr which hosts of a group are too old for the format.
 func (o *genOptions) warn(f emit.Format, rs *policies.Ruleset) {
 	for _, g := range rs.Groups {
+		one := *rs
+		one.Groups = []policies.Group{g}
 		var old []string
-		for _, v := range g.OS {
-			if f.MinBuild > 0 && v.Build < f.MinBuild {
-				old = append(old, v.Name)
-			}
+		for _, v := range emit.Unsupported(f, &one) {
+			old = append(old, v.Name)
 		}
-		if len(old) > 0 {
-			fmt.Fprintf(o.stderr, "fwgen: warning: %s: the %s output needs %s or later, and the OS mix has %s; use --emit %s for those hosts\n",
-				g.Name, f.Name, f.MinOS, strings.Join(old, ", "), f.Instead)
+		if len(old) == 0 {
+			continue
 		}
+		instead := "fwgen has no script format for them; configure them by hand"
+		if f.Instead != "" {
+			instead = "use --emit " + f.Instead + " for those hosts"
+		}
+		fmt.Fprintf(o.stderr, "fwgen: warning: %s: the %s output needs %s or later, and the OS mix has %s; %s\n",
+			g.Name, f.Name, f.MinOS, strings.Join(old, ", "), instead)
+	}
+}
+
+// noteOmitted says on stderr how many optional entries were left out, so
+// that a reader of any format knows they exist.
+func (o *genOptions) noteOmitted(rs *policies.Ruleset) {
+	for _, g := range rs.Groups {
 		optional := 0
 		for _, om := range g.Omitted {
 			if strings.HasPrefix(om.Reason, "optional") {
 				optional++
 			}
 		}
-		if optional > 0 && !o.optional {
+		if optional > 0 {
 			fmt.Fprintf(o.stderr, "fwgen: %s: left out %d optional entries (NetBIOS and other legacy ports); --optional includes them, --emit json lists them under \"omitted\"\n",
 				g.Name, optional)
 		}

@@ -1,17 +1,36 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/emit"
+	"github.com/fwgen/fwgen/policies"
 )
+
+// siteCSV is the file that holds the CSV of every host group of a site.
+const siteCSV = "site.csv"
+
+// maxPolicySize bounds what fwgen reads of a policy file; the loader says
+// so in a clear message rather than reading a runaway file into memory.
+const maxPolicySize = 1 << 20
 
 func newGenerateCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &genOptions{stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
 		Use:   "generate -f site.yaml [--emit FORMAT|all] [-o DIR]",
 		Short: "Generate the rules of every host group of a site policy",
-		Args:  cobra.NoArgs,
+		Long: `generate reads a site policy and writes its rules. With -o DIR it writes one
+file per host group and format, <group>.<ext>, and site.csv for the whole site;
+without -o it prints the one output asked for. Nothing is written when the
+policy has an error.`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if opts.policyFile == "" {
 				return usagef("generate needs a site policy: -f site.yaml")
@@ -24,7 +43,113 @@ func newGenerateCmd(stdout, stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-// generateRun is written with the site policy loader.
+// generateRun loads a site policy and writes its outputs.
 func generateRun(o *genOptions) error {
-	return usagef("site policies are not supported yet")
+	if len(o.roles) > 0 || len(o.oses) > 0 || len(o.from) > 0 || len(o.to) > 0 || o.rpcRange != "" || len(o.staticRPC) > 0 {
+		return usagef("with -f, roles, OS versions, addresses and RPC settings come from the policy file; drop --role, --os, --from, --to, --rpc-range and --static-rpc")
+	}
+	formats, err := o.formats()
+	if err != nil {
+		return err
+	}
+	p, err := loadPolicy(o.policyFile)
+	if err != nil {
+		return err
+	}
+	p.Optional = p.Optional || o.optional
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		return err
+	}
+	o.noteOmitted(rs)
+	if o.output == "" {
+		if len(formats) != 1 {
+			return usagef("--emit all writes one file per host group and format: give a directory with -o")
+		}
+		out, err := o.render(formats[0], rs)
+		if err != nil {
+			return err
+		}
+		_, err = o.stdout.Write(out)
+		return err
+	}
+	files, err := o.siteFiles(formats, rs)
+	if err != nil {
+		return err
+	}
+	return writeAll(o.output, files)
+}
+
+// formats resolves --emit, where "all" means every format.
+func (o *genOptions) formats() ([]emit.Format, error) {
+	if o.emit == "all" {
+		return emit.Formats(), nil
+	}
+	f, err := emit.Lookup(o.emit)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return []emit.Format{f}, nil
+}
+
+func loadPolicy(name string) (*policies.Policy, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// Read one byte past the limit so that the loader can tell a file that
+	// is too large from one that is exactly at it.
+	data, err := io.ReadAll(io.LimitReader(f, maxPolicySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return policies.Load(name, data, catalog.Default())
+}
+
+// siteFiles renders every output of a site in memory: one file per host
+// group and format, and the CSV of the whole site.
+func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, g := range rs.Groups {
+		if g.Name+".csv" == siteCSV {
+			return nil, fmt.Errorf("host group %q: its CSV would overwrite %s, the site's; rename the group", g.Name, siteCSV)
+		}
+		one := *rs
+		one.Groups = []policies.Group{g}
+		for _, f := range formats {
+			out, err := o.render(f, &one)
+			if err != nil {
+				return nil, fmt.Errorf("host group %q, %s: %w", g.Name, f.Name, err)
+			}
+			files[g.Name+"."+f.Ext] = out
+		}
+	}
+	if slices.ContainsFunc(formats, func(f emit.Format) bool { return f.Name == "csv" }) {
+		f, _ := emit.Lookup("csv")
+		out, err := o.render(f, rs)
+		if err != nil {
+			return nil, err
+		}
+		files[siteCSV] = out
+	}
+	return files, nil
+}
+
+// writeAll writes every file into dir, each atomically; it creates dir.
+func writeAll(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := writeAtomic(filepath.Join(dir, n), files[n]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/policies"
 )
 
 // Exit codes.
@@ -38,7 +39,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "fwgen: "+strings.ReplaceAll(err.Error(), "\n", "\nfwgen: "))
 	var ue usageError
 	var unknown *catalog.UnknownError
+	var findings policies.ErrorList
 	switch {
+	case errors.As(err, &findings):
+		return exitFindings
 	case errors.As(err, &ue), errors.As(err, &unknown), isCobraUsage(err):
 		return exitUsage
 	}
