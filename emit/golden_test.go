@@ -5,7 +5,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -43,7 +42,7 @@ var goldenCases = []goldenCase{
 // names it, so that the goldens are also what the command prints.
 func (c goldenCase) ruleset(t *testing.T) *policies.Ruleset {
 	t.Helper()
-	name := strings.Join(c.roles, "+")
+	name := policies.QuickName(c.roles)
 	p := &policies.Policy{Name: name, Source: "command line", OS: c.os, RPC: c.rpc,
 		Hosts: []policies.Host{{Name: name, Roles: c.roles, Peers: map[policies.Peer][]string{}}}}
 	rs, err := policies.Resolve(p, catalog.Default())

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -51,3 +52,8 @@ type Host struct {
 	// empty means any.
 	Profiles []string
 }
+
+// QuickName names the policy and host group that quick mode makes of its
+// roles: "dc", or "cluster-node-hyperv-host". It is a valid group name, so
+// that a one-group site policy can name its group the same.
+func QuickName(roleIDs []string) string { return strings.Join(roleIDs, "-") }

@@ -169,7 +169,7 @@ func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
 		}
 		p.OS = append(p.OS, v.ID)
 	}
-	p.Name = strings.Join(roleIDs, "+")
+	p.Name = policies.QuickName(roleIDs)
 	h := policies.Host{Name: p.Name, Roles: roleIDs, Peers: map[policies.Peer][]string{}}
 	var err error
 	if h.Profiles, err = parseProfiles(o.profiles); err != nil {

@@ -21,9 +21,14 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			golden, err := filepath.Abs("../../testdata/golden")
-			env.Setenv("GOLDEN", golden)
-			return err
+			for name, dir := range map[string]string{"GOLDEN": "../../testdata/golden", "EXAMPLES": "../../policies/examples"} {
+				abs, err := filepath.Abs(dir)
+				if err != nil {
+					return err
+				}
+				env.Setenv(name, abs)
+			}
+			return nil
 		},
 	})
 }
