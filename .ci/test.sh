@@ -44,5 +44,12 @@ go vet ./...
 say "go test"
 go test -count=1 ./...
 
+if command -v npm >/dev/null 2>&1; then
+	say "PowerShell parser over every emitted script"
+	bash .ci/psparse/run.sh
+else
+	say "no Node.js: the PowerShell parser check is skipped (run as root to install it)"
+fi
+
 say "fuzzing the policy loader for 30s"
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 30s ./policies
