@@ -79,6 +79,9 @@ func iptRule(line string) (string, Rule, error) {
 func iptOption(r *Rule, opt, val string) error {
 	switch opt {
 	case "-m": // the options that follow say what the module matches
+		if val == "ah" { // ip6tables matches AH, an extension header, this way
+			return setProto(r, policies.AH)
+		}
 		return nil
 	case "-s":
 		return addrs(&r.Src, []string{val})

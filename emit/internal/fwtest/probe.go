@@ -95,6 +95,7 @@ func (n *Netns) Reach(probes []Probe, timeout time.Duration) []bool {
 }
 
 func reach(p Probe, timeout time.Duration) error {
+	end := time.Now().Add(timeout)
 	c, err := net.DialTimeout(string(p.Proto), p.Dst.String(), timeout)
 	if err != nil {
 		return err
@@ -103,18 +104,30 @@ func reach(p Probe, timeout time.Duration) error {
 	if p.Proto == policies.TCP {
 		return nil
 	}
-	c.SetDeadline(time.Now().Add(timeout))
-	msg := []byte("fwgen probe " + p.Dst.String())
-	if _, err := c.Write(msg); err != nil {
-		return err
-	}
+	return echoed(c, []byte("fwgen probe "+p.Dst.String()), end)
+}
+
+// echoed sends msg until it comes back or end passes; a datagram may be
+// lost, and a busy machine may answer late.
+func echoed(c net.Conn, msg []byte, end time.Time) error {
 	buf := make([]byte, 100)
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
+	for {
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		next := time.Now().Add(200 * time.Millisecond)
+		if next.After(end) {
+			next = end
+		}
+		c.SetReadDeadline(next)
+		n, err := c.Read(buf)
+		switch {
+		case err == nil && string(buf[:n]) == string(msg):
+			return nil
+		case err == nil:
+			return errors.New("wrong echo")
+		case time.Now().After(end):
+			return err
+		}
 	}
-	if string(buf[:n]) != string(msg) {
-		return errors.New("wrong echo")
-	}
-	return nil
 }

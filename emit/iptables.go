@@ -1,0 +1,298 @@
+package emit
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+var (
+	_ = register(Format{Name: "iptables", Ext: "rules", Emitter: iptEmitter(4),
+		Description: "IPv4 rules for iptables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD"})
+	_ = register(Format{Name: "ip6tables", Ext: "rules6", Emitter: iptEmitter(6),
+		Description: "IPv6 rules for ip6tables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD"})
+)
+
+const (
+	// iptCommentMax is the longest comment the comment match keeps, in bytes.
+	iptCommentMax = 255
+	// multiportSlots is how many ports one multiport match takes; a range
+	// takes two.
+	multiportSlots = 15
+)
+
+// iptData is what the iptables template lays out.
+type iptData struct {
+	Header []string
+	Apply  []string
+	Chain  string
+	Rules  []iptRule
+}
+
+// iptRule is the lines of one scope rule, with the comment lines above them.
+type iptRule struct {
+	Notes []string
+	Lines []string
+}
+
+// iptables names the command of a family.
+type iptables struct {
+	fam                  family
+	cmd, restore, chain  string
+	hook, icmp, icmpType string
+}
+
+func newIptables(f family, chain string) iptables {
+	t := iptables{fam: f, cmd: "iptables", restore: "iptables-restore",
+		chain: "FWGEN-" + strings.ToUpper(chain), hook: strings.ToUpper(chain),
+		icmp: "-p icmp -m icmp --icmp-type", icmpType: "icmp"}
+	if f == 6 {
+		t.cmd, t.restore = "ip6tables", "ip6tables-restore"
+		t.icmp, t.icmpType = "-p ipv6-icmp -m icmp6 --icmpv6-type", "icmpv6"
+	}
+	return t
+}
+
+// iptEmitter writes the rules of one address family.
+func iptEmitter(f family) EmitFunc {
+	return func(w io.Writer, rs *policies.Ruleset, opts Options) error {
+		d, err := iptBuild(rs, opts, f)
+		if err != nil {
+			return err
+		}
+		return render(w, "iptables.tmpl", nil, d)
+	}
+}
+
+// iptBuild computes the lines of one family's file.
+func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
+	chain, err := linuxChain(opts)
+	if err != nil {
+		return nil, err
+	}
+	t := newIptables(f, chain)
+	d := &iptData{Header: linuxHeader(rs, chain), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
+	if opts.DefaultDeny {
+		d.Rules = t.essentials(chain)
+	}
+	var drops []iptRule
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		dests, err := groupDests(g, chain, len(rs.Groups))
+		if err != nil {
+			return nil, err
+		}
+		rules, err := t.group(g, dests)
+		if err != nil {
+			return nil, err
+		}
+		d.Rules = append(d.Rules, rules...)
+		if opts.DefaultDeny && chain == chainForward {
+			drops = append(drops, t.drops(g, dests))
+		}
+	}
+	if opts.DefaultDeny && chain == chainInput {
+		drops = []iptRule{{Notes: []string{"--default-deny: the rest"},
+			Lines: []string{t.line("", `-m comment --comment "default deny"`, "DROP")}}}
+	}
+	d.Rules = append(d.Rules, drops...)
+	return d, nil
+}
+
+// apply says how to load the file. Declaring the chain flushes it, so a
+// reload replaces its rules and leaves the rest of the table alone. The
+// jump from the built-in chain is a separate, checked command: an -A or -I
+// line in a --noflush file would add one more jump on every load.
+func (t iptables) apply(ipv6 bool) []string {
+	lines := []string{
+		fmt.Sprintf("Load with: %s --noflush < FILE", t.restore),
+		"and once, to send the traffic through the chain:",
+		"  " + iptJumpCommand(t.cmd, t.hook, t.chain),
+	}
+	if t.fam == 4 {
+		lines = append(lines, "This file is IPv4; --emit ip6tables gives the IPv6 rules for ip6tables-restore.")
+		if ipv6 {
+			lines = append(lines, "The policy has rules for IPv6 addresses: load the ip6tables rules too.")
+		}
+	}
+	return lines
+}
+
+// scopedIPv6 reports whether a rule of the ip6tables output names an IPv6
+// address: the policy then means IPv6 traffic, which the IPv4 file leaves
+// out.
+func scopedIPv6(rs *policies.Ruleset, chain string) bool {
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		dests, _ := groupDests(g, chain, len(rs.Groups))
+		for _, r := range g.ByScope() {
+			for _, f := range splitFamilies(r.Proto, r.Sources, dests) {
+				if f.Family == 6 && len(f.Sources)+len(f.Dests) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// iptJumpCommand adds the jump from the built-in chain unless it is there.
+func iptJumpCommand(cmd, hook, chain string) string {
+	return fmt.Sprintf("%[1]s -C %[2]s -j %[3]s 2>/dev/null || %[1]s -I %[2]s 1 -j %[3]s", cmd, hook, chain)
+}
+
+// essentials are the rules --default-deny puts first, so that replies,
+// loopback, ICMP errors and neighbour discovery keep working.
+func (t iptables) essentials(chain string) []iptRule {
+	lines := []string{
+		t.line("", `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "essential: established, related"`, "ACCEPT"),
+		t.line("", `-m conntrack --ctstate INVALID -m comment --comment "essential: invalid"`, "DROP"),
+	}
+	if chain == chainInput {
+		lines = append(lines, t.line("-i lo", `-m comment --comment "essential: loopback"`, "ACCEPT"))
+	}
+	types, proto := essentialICMPv4, policies.ICMPv4
+	if t.fam == 6 {
+		types, proto = essentialICMPv6, policies.ICMPv6
+	}
+	for _, ty := range types {
+		lines = append(lines, t.line(fmt.Sprintf("%s %d", t.icmp, ty),
+			fmt.Sprintf(`-m comment --comment "essential: %s %s"`, t.icmpType, icmpName(proto, ty)), "ACCEPT"))
+	}
+	return []iptRule{{Notes: []string{"--default-deny keeps these open: replies, loopback, ICMP errors, IPv6 neighbour discovery"}, Lines: lines}}
+}
+
+// group writes a group's rules of this family: one line per source, server
+// address and multiport chunk, as iptables matches one address each.
+func (t iptables) group(g *policies.Group, dests []netip.Prefix) ([]iptRule, error) {
+	var out []iptRule
+	for _, r := range g.ByScope() {
+		if err := linuxCheckPorts(g, r); err != nil {
+			return nil, err
+		}
+		var lines []string
+		for _, f := range splitFamilies(r.Proto, r.Sources, dests) {
+			if f.Family != t.fam {
+				continue
+			}
+			comment := "-m comment --comment " + iptString(linuxComment(r))
+			for _, addr := range addrPairs(f.Sources, f.Dests) {
+				for _, m := range t.protoMatches(r) {
+					lines = append(lines, t.line(addr+m, comment, "ACCEPT"))
+				}
+			}
+		}
+		if len(lines) > 0 {
+			out = append(out, iptRule{Notes: []string{linuxNote(r)}, Lines: lines})
+		}
+	}
+	return out, nil
+}
+
+// drops end a forward chain under --default-deny: what no rule accepted is
+// dropped on its way to the group's servers, and the router keeps
+// forwarding everything else.
+func (t iptables) drops(g *policies.Group, dests []netip.Prefix) iptRule {
+	r := iptRule{Notes: []string{oneLine("--default-deny: the rest of the traffic to host group " + g.Name)}}
+	for _, f := range splitFamilies("", nil, dests) {
+		if f.Family != t.fam {
+			continue
+		}
+		for _, d := range f.Dests {
+			r.Lines = append(r.Lines, t.line("-d "+d.String(), "-m comment --comment "+iptString("default deny: host group "+g.Name), "DROP"))
+		}
+	}
+	return r
+}
+
+// line is one rule of the chain.
+func (t iptables) line(match, comment, target string) string {
+	return strings.Join(strings.Fields(fmt.Sprintf("-A %s %s %s -j %s", t.chain, match, comment, target)), " ")
+}
+
+// addrPairs gives the address matches of each (source, destination) pair,
+// "" for any address.
+func addrPairs(sources, dests []netip.Prefix) []string {
+	srcs, dsts := []string{""}, []string{""}
+	if len(sources) > 0 {
+		srcs = srcs[:0]
+		for _, p := range sources {
+			srcs = append(srcs, "-s "+p.String()+" ")
+		}
+	}
+	if len(dests) > 0 {
+		dsts = dsts[:0]
+		for _, p := range dests {
+			dsts = append(dsts, "-d "+p.String()+" ")
+		}
+	}
+	var out []string
+	for _, s := range srcs {
+		for _, d := range dsts {
+			out = append(out, s+d)
+		}
+	}
+	return out
+}
+
+// protoMatches matches a rule's protocol and ports, in as many multiport
+// matches as its ports need.
+func (t iptables) protoMatches(r policies.ScopeRule) []string {
+	switch {
+	case r.Proto.HasPorts():
+		var out []string
+		for _, c := range multiportChunks(r.Ports) {
+			if len(c) == 1 && c[0].Single() {
+				out = append(out, fmt.Sprintf("-p %[1]s -m %[1]s --dport %d", r.Proto, c[0].From))
+				continue
+			}
+			out = append(out, fmt.Sprintf("-p %s -m multiport --dports %s", r.Proto, strings.ReplaceAll(PortList(c), "-", ":")))
+		}
+		return out
+	case r.ICMPType != nil:
+		return []string{fmt.Sprintf("%s %d", t.icmp, *r.ICMPType)}
+	case r.Proto == policies.ICMPv6:
+		return []string{"-p ipv6-icmp"}
+	case r.Proto == policies.ICMPv4:
+		return []string{"-p icmp"}
+	case r.Proto == policies.AH && t.fam == 6:
+		// ip6tables -p skips extension headers such as AH; the ah match
+		// finds it.
+		return []string{"-m ah"}
+	}
+	return []string{"-p " + string(r.Proto)}
+}
+
+// multiportChunks splits ports into groups of at most 15 slots, a range
+// taking two, as the multiport match allows.
+func multiportChunks(ports []policies.PortRange) [][]policies.PortRange {
+	var out [][]policies.PortRange
+	var cur []policies.PortRange
+	used := 0
+	for _, p := range ports {
+		n := 2
+		if p.Single() {
+			n = 1
+		}
+		if used+n > multiportSlots {
+			out, cur, used = append(out, cur), nil, 0
+		}
+		cur, used = append(cur, p), used+n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// iptString quotes s for iptables-restore: a double quote would end the
+// string and a backslash escapes the next character, so they become ' and
+// /; control characters become spaces; the text is cut to the 255 bytes
+// the comment match keeps.
+func iptString(s string) string {
+	s = strings.NewReplacer(`"`, "'", `\`, "/").Replace(oneLine(s))
+	return `"` + clipBytes(s, iptCommentMax) + `"`
+}

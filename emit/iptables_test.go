@@ -1,0 +1,126 @@
+package emit
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+func TestIptablesGolden(t *testing.T) {
+	for _, c := range linuxGoldens() {
+		rs := c.rs(t)
+		for _, f := range []struct{ name, ext string }{{"iptables", ".rules"}, {"ip6tables", ".rules6"}} {
+			t.Run(c.name+"/"+f.name, func(t *testing.T) {
+				checkGolden(t, filepath.Join("..", "testdata", "iptables", c.name+f.ext),
+					emitString(t, f.name, rs, c.opts))
+			})
+		}
+	}
+}
+
+// TestIptString checks the quoting helper on every hostile string: one
+// double-quoted word for iptables-restore, with no quote or backslash
+// inside, on one line, at most 255 bytes of valid UTF-8.
+func TestIptString(t *testing.T) {
+	for _, s := range append(hostile, strings.Repeat("é", 200), "\x00\xff\xfe", strings.Repeat(`\"`, 200)) {
+		q := iptString(s)
+		inner := q[1 : len(q)-1]
+		if q[0] != '"' || q[len(q)-1] != '"' || strings.ContainsAny(inner, "\"\\\r\n\x00") ||
+			len(inner) > iptCommentMax || !utf8.ValidString(inner) {
+			t.Errorf("iptString(%q) = %q", s, q)
+		}
+	}
+}
+
+// TestMultiportChunks checks that chunks keep every port in order, take at
+// most 15 slots (a range takes two), and are as few as the greedy split
+// allows: each chunk but the last is full up to its next entry.
+func TestMultiportChunks(t *testing.T) {
+	var many []policies.PortRange
+	for p := uint16(1); p <= 40; p++ {
+		r := policies.PortRange{From: p * 10, To: p * 10}
+		if p%3 == 0 {
+			r.To += 5
+		}
+		many = append(many, r)
+	}
+	slots := func(rs []policies.PortRange) int {
+		n := 0
+		for _, r := range rs {
+			n += 2
+			if r.Single() {
+				n--
+			}
+		}
+		return n
+	}
+	for _, in := range [][]policies.PortRange{nil, many[:1], many[:15], many[:16], many} {
+		chunks := multiportChunks(in)
+		if got := slices.Concat(chunks...); !slices.Equal(got, in) {
+			t.Errorf("chunks of %d ranges lose or reorder ports: %v", len(in), chunks)
+		}
+		for i, c := range chunks {
+			if slots(c) > multiportSlots {
+				t.Errorf("chunk %d takes %d slots: %v", i, slots(c), c)
+			}
+			if i < len(chunks)-1 && slots(c)+slots(chunks[i+1][:1]) <= multiportSlots {
+				t.Errorf("chunk %d could take one more entry: %v", i, c)
+			}
+		}
+	}
+}
+
+// TestIptablesLines checks the lines of a scoped rule: one per source,
+// server and chunk, with single ports as --dport.
+func TestIptablesLines(t *testing.T) {
+	rs := &policies.Ruleset{Groups: []policies.Group{{Name: "g", Addresses: prefixes("10.0.0.1", "fd00::1"),
+		Needs: []policies.Need{
+			{Role: "r", Service: "s", Proto: policies.TCP, Ports: policies.PortRange{From: 445, To: 445},
+				Sources: prefixes("10.1.0.0/16", "10.2.0.0/16", "fd01::/64")},
+			{Role: "r", Service: "t", Proto: policies.UDP, Ports: policies.PortRange{From: 1000, To: 2000}},
+		}}}}
+	d, err := iptBuild(rs, Options{}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range d.Rules {
+		got = append(got, r.Lines...)
+	}
+	want := []string{
+		`-A FWGEN-INPUT -d 10.0.0.1/32 -p udp -m multiport --dports 1000:2000 -m comment --comment "roles r; services t" -j ACCEPT`,
+		`-A FWGEN-INPUT -s 10.1.0.0/16 -d 10.0.0.1/32 -p tcp -m tcp --dport 445 -m comment --comment "roles r; services s" -j ACCEPT`,
+		`-A FWGEN-INPUT -s 10.2.0.0/16 -d 10.0.0.1/32 -p tcp -m tcp --dport 445 -m comment --comment "roles r; services s" -j ACCEPT`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestIptablesApply checks that the file says how to load it, and the jump
+// command the Linux tests run is the one it prints.
+func TestIptablesApply(t *testing.T) {
+	for _, f := range []struct {
+		name, cmd string
+		fam       family
+	}{{"iptables", "iptables", 4}, {"ip6tables", "ip6tables", 6}} {
+		for _, chain := range []string{"input", "forward"} {
+			out := string(emitString(t, f.name, linuxHostile(), Options{Chain: chain}))
+			hook := strings.ToUpper(chain)
+			for _, want := range []string{
+				fmt.Sprintf("# Load with: %s-restore --noflush < FILE", f.cmd),
+				"#   " + iptJumpCommand(f.cmd, hook, "FWGEN-"+hook) + "\n",
+				fmt.Sprintf("*filter\n:FWGEN-%s - [0:0]\n", hook),
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s %s: no %q in\n%s", f.name, chain, want, out)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,416 @@
+package emit
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/emit/internal/fwtest"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// The Linux tests load the emitted rules into network namespaces of their
+// own, read them back from the kernel and send traffic through them. They
+// need root, nft, iptables and iproute2 (see fwtest.Require).
+
+var linuxTools = []string{"ip", "nft", "iptables-restore", "iptables-save", "ip6tables-restore", "ip6tables-save", "iptables", "ip6tables"}
+
+// linuxCase is a role set and OS mix resolved with the embedded catalog.
+type linuxCase struct {
+	name      string
+	roles, os []string
+}
+
+var linuxCases = []linuxCase{
+	{"dc-2016", []string{"dc"}, []string{"2016"}},
+	{"dc-2003-2016", []string{"dc"}, []string{"2003", "2016"}},
+	{"cluster-node-2019", []string{"cluster-node"}, []string{"2019"}},
+	{"hyperv-host-2022", []string{"hyperv-host"}, []string{"2022"}},
+}
+
+// ruleset resolves the case as quick mode does with --from and --to: every
+// peer class limited to from, the servers at to.
+func (c linuxCase) ruleset(t *testing.T, from, to []netip.Prefix) *policies.Ruleset {
+	t.Helper()
+	h := policies.Host{Name: c.name, Roles: c.roles, Addresses: to, Peers: map[policies.Peer][]string{}}
+	p := &policies.Policy{Name: c.name, Source: "command line", OS: c.os, Networks: map[string][]netip.Prefix{}}
+	if len(from) > 0 {
+		p.Networks["from"] = from
+		for _, peer := range []policies.Peer{policies.Clients, policies.Members, policies.Admins} {
+			h.Peers[peer] = []string{"from"}
+		}
+	}
+	p.Hosts = []policies.Host{h}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// linuxFormat is an output format as the tests load it: the families it
+// covers and how to apply and read it back.
+type linuxFormat struct {
+	name string
+	fam  family // 0 for both
+}
+
+var linuxFormats = []linuxFormat{{"nftables", 0}, {"iptables", 4}, {"ip6tables", 6}}
+
+// apply loads rules into ns as the file's header says to.
+func (f linuxFormat) apply(ns *fwtest.Netns, rules []byte, chain string) error {
+	if f.fam == 0 {
+		_, err := ns.Exec(rules, "nft", "-f", "-")
+		return err
+	}
+	t := newIptables(f.fam, chain)
+	if _, err := ns.Exec(rules, t.restore, "--noflush"); err != nil {
+		return err
+	}
+	_, err := ns.Exec(nil, "sh", "-c", iptJumpCommand(t.cmd, t.hook, t.chain))
+	return err
+}
+
+// listing is the kernel's text form of what apply loaded, without the
+// timestamps of iptables-save.
+func (f linuxFormat) listing(t *testing.T, ns *fwtest.Netns) string {
+	t.Helper()
+	cmd := map[family]string{0: "nft", 4: "iptables-save", 6: "ip6tables-save"}[f.fam]
+	args := map[family][]string{0: {"list", "ruleset"}}[f.fam]
+	out := ns.Must(cmd, args...)
+	var keep []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// chains reads back the chains that hold the rules: fwgen's own and, for
+// iptables, the built-in one that jumps to it.
+func (f linuxFormat) chains(t *testing.T, ns *fwtest.Netns, table string) []fwtest.Chain {
+	t.Helper()
+	var chains []fwtest.Chain
+	var err error
+	switch f.fam {
+	case 0:
+		chains, err = fwtest.ParseNft(ns.Must("nft", "-j", "list", "ruleset"), "inet", table)
+	case 4:
+		chains, err = fwtest.ParseIptablesSave(ns.Must("iptables-save"))
+	case 6:
+		chains, err = fwtest.ParseIptablesSave(ns.Must("ip6tables-save"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chains
+}
+
+// scope is a choice of sources and servers for a round trip.
+type scope struct {
+	name     string
+	chain    string
+	from, to []netip.Prefix
+}
+
+var (
+	mixedFrom = []netip.Prefix{netip.MustParsePrefix("10.10.0.0/16"), netip.MustParsePrefix("10.10.5.0/24"),
+		netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("fd10::/48")}
+	mixedTo = []netip.Prefix{netip.MustParsePrefix("10.20.0.0/24"), netip.MustParsePrefix("fd20::/64")}
+	v4To    = []netip.Prefix{netip.MustParsePrefix("10.20.0.0/24")}
+	scopes  = []scope{
+		{"input-open", "input", nil, nil},
+		{"input-scoped", "input", mixedFrom, mixedTo},
+		{"forward-scoped", "forward", mixedFrom, mixedTo},
+		{"forward-v4-servers", "forward", mixedFrom, v4To},
+	}
+)
+
+// TestLinuxRoundTrip loads every case in every scope and format into a
+// namespace, reads the rules back from the kernel, and checks that they
+// accept exactly the Ruleset's needs: no flow more, none less.
+func TestLinuxRoundTrip(t *testing.T) {
+	fwtest.Require(t, linuxTools...)
+	for _, c := range linuxCases {
+		for _, sc := range scopes {
+			rs := c.ruleset(t, sc.from, sc.to)
+			for _, deny := range []bool{false, true} {
+				for _, f := range linuxFormats {
+					name := fmt.Sprintf("%s/%s/deny=%v/%s", c.name, sc.name, deny, f.name)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						opts := Options{Chain: sc.chain, DefaultDeny: deny, Table: "fwgen_test"}
+						roundTrip(t, f, rs, opts)
+					})
+				}
+			}
+		}
+	}
+}
+
+// roundTrip loads rs in format f, checks what the kernel holds, and that
+// loading again changes nothing.
+func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) {
+	rules := emitString(t, f.name, rs, opts)
+	ns := fwtest.NewNetns(t)
+	if err := f.apply(ns, rules, opts.Chain); err != nil {
+		t.Fatalf("%v\n%s", err, rules)
+	}
+	before := f.listing(t, ns)
+	got, err := acceptedFlows(f, f.chains(t, ns, opts.Table), opts, rs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, rules)
+	}
+	want := expectedFlows(rs, f.fam)
+	if diff := cmp.Diff(want.Strings(), got.Strings()); diff != "" {
+		t.Errorf("accepted flows (-want from the Ruleset +got from the kernel):\n%s", diff)
+	}
+	checkComments(t, f, rs, f.chains(t, ns, opts.Table))
+	if err := f.apply(ns, rules, opts.Chain); err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	if diff := cmp.Diff(before, f.listing(t, ns)); diff != "" {
+		t.Errorf("loading twice changed the ruleset (-first +second):\n%s", diff)
+	}
+}
+
+// expectedFlows computes, from the needs alone, what the rules of a family
+// (0 for both) must accept: every need from each of its sources to each
+// server address, where the two can meet.
+func expectedFlows(rs *policies.Ruleset, fam family) fwtest.Flows {
+	fs := fwtest.Flows{}
+	for _, g := range rs.Groups {
+		for _, n := range g.Needs {
+			icmp := -1
+			if n.ICMPType != nil {
+				icmp = *n.ICMPType
+			}
+			for _, s := range orAnyPrefix(n.Sources) {
+				for _, d := range orAnyPrefix(g.Addresses) {
+					if meets(n.Proto, fam, s, d) {
+						fs.Add(fwtest.Flow{Proto: n.Proto, ICMPType: icmp, Src: prefixOrAny(s), Dst: prefixOrAny(d)},
+							[]policies.PortRange{n.Ports})
+					}
+				}
+			}
+		}
+	}
+	return fs.Normalize()
+}
+
+// orAnyPrefix gives the prefixes, or one invalid prefix standing for any.
+func orAnyPrefix(ps []netip.Prefix) []netip.Prefix {
+	if len(ps) == 0 {
+		return []netip.Prefix{{}}
+	}
+	return ps
+}
+
+func prefixOrAny(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.Masked().String()
+}
+
+// meets reports whether a packet of proto from s to d can exist in family
+// fam (0 for both).
+func meets(proto policies.Proto, fam family, s, d netip.Prefix) bool {
+	fams := []family{4, 6}
+	if fam != 0 {
+		fams = []family{fam}
+	}
+	return slices.ContainsFunc(fams, func(f family) bool {
+		ok := func(p netip.Prefix) bool { return !p.IsValid() || (p.Addr().Is4() == (f == 4)) }
+		return ok(s) && ok(d) && !(proto == policies.ICMPv4 && f == 6) && !(proto == policies.ICMPv6 && f == 4)
+	})
+}
+
+// acceptedFlows checks the shape of the chains read back and returns what
+// their accept rules let through. The shape: the hooked chain (and, for
+// iptables, a single jump to fwgen's chain); under --default-deny the
+// essential rules first and the drops last; in between only accept rules.
+func acceptedFlows(f linuxFormat, chains []fwtest.Chain, opts Options, rs *policies.Ruleset) (fwtest.Flows, error) {
+	rules, err := fwgenRules(f, chains, opts)
+	if err != nil {
+		return nil, err
+	}
+	var essentials, drops []string
+	fs := fwtest.Flows{}
+	for _, r := range rules {
+		switch {
+		case strings.HasPrefix(r.Comment, "essential:"):
+			if len(fs) > 0 || len(drops) > 0 {
+				return nil, fmt.Errorf("essential rule %q after other rules", r.Comment)
+			}
+			essentials = append(essentials, describe(r))
+		case r.Verdict == "drop":
+			drops = append(drops, describe(r))
+		case len(drops) > 0:
+			return nil, fmt.Errorf("rule %q after a drop", r.Comment)
+		default:
+			rf, err := r.Flows()
+			if err != nil {
+				return nil, err
+			}
+			fs.Merge(rf)
+		}
+	}
+	if diff := cmp.Diff(wantEssentials(f, opts), essentials); diff != "" {
+		return nil, fmt.Errorf("essential rules (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantDrops(f, opts, rs), drops); diff != "" {
+		return nil, fmt.Errorf("drop rules (-want +got):\n%s", diff)
+	}
+	return fs.Normalize(), nil
+}
+
+// fwgenRules finds the rules of fwgen's chain and checks how it is hooked.
+func fwgenRules(f linuxFormat, chains []fwtest.Chain, opts Options) ([]fwtest.Rule, error) {
+	chain := chainOf(opts)
+	if f.fam == 0 {
+		policy := "accept"
+		if opts.DefaultDeny && chain == "input" {
+			policy = "drop"
+		}
+		if len(chains) != 1 || chains[0].Name != chain || chains[0].Hook != chain || chains[0].Policy != policy {
+			return nil, fmt.Errorf("want one chain %s with hook %s and policy %s, got %+v", chain, chain, policy, chains)
+		}
+		return chains[0].Rules, nil
+	}
+	own := "FWGEN-" + strings.ToUpper(chain)
+	var rules []fwtest.Rule
+	jumps := 0
+	for _, c := range chains {
+		switch c.Name {
+		case own:
+			rules = c.Rules
+		case strings.ToUpper(chain):
+			for _, r := range c.Rules {
+				if r.Verdict == "jump "+own && r.Src == nil && r.Dst == nil && r.Proto == "" {
+					jumps++
+				}
+			}
+		}
+	}
+	if jumps != 1 {
+		return nil, fmt.Errorf("want one plain jump from %s to %s, got %d", strings.ToUpper(chain), own, jumps)
+	}
+	return rules, nil
+}
+
+// describe sums up a rule that is not a plain accept.
+func describe(r fwtest.Rule) string {
+	s := r.Verdict
+	if r.CtState != nil {
+		s += " ct " + strings.Join(r.CtState, ",")
+	}
+	if r.InIface != "" {
+		s += " iif " + r.InIface
+	}
+	if r.Proto != "" {
+		s += " " + string(r.Proto)
+	}
+	for _, ty := range r.ICMPTypes {
+		s += fmt.Sprintf(" %d", ty)
+	}
+	for _, d := range r.Dst {
+		s += " to " + d.String()
+	}
+	if r.Src != nil || r.Ports != nil {
+		s += " (with sources or ports)"
+	}
+	return s
+}
+
+// wantEssentials are the rules --default-deny must put first, written out
+// here rather than taken from the emitter.
+func wantEssentials(f linuxFormat, opts Options) []string {
+	if !opts.DefaultDeny {
+		return nil
+	}
+	out := []string{"accept ct established,related", "drop ct invalid"}
+	if chainOf(opts) == "input" {
+		out = append(out, "accept iif lo")
+	}
+	v4 := []string{"accept icmpv4 3", "accept icmpv4 11", "accept icmpv4 12"}
+	v6 := []string{"accept icmpv6 1", "accept icmpv6 2", "accept icmpv6 3", "accept icmpv6 4",
+		"accept icmpv6 133", "accept icmpv6 134", "accept icmpv6 135", "accept icmpv6 136"}
+	switch f.fam {
+	case 0:
+		return append(out, "accept icmpv4 3 11 12", "accept icmpv6 1 2 3 4 133 134 135 136")
+	case 4:
+		return append(out, v4...)
+	}
+	return append(out, v6...)
+}
+
+// wantDrops are the drops that end the chain under --default-deny: one
+// for everything on the input chain (nftables does it with the chain's
+// policy instead), and on the forward chain one for the servers of each
+// group and family (iptables: for each server prefix).
+func wantDrops(f linuxFormat, opts Options, rs *policies.Ruleset) []string {
+	chain := chainOf(opts)
+	switch {
+	case !opts.DefaultDeny || (chain == "input" && f.fam == 0):
+		return nil
+	case chain == "input":
+		return []string{"drop"}
+	}
+	var out []string
+	for _, g := range rs.Groups {
+		for _, fam := range []family{4, 6} {
+			var to []string
+			for _, p := range g.Addresses {
+				if p.Addr().Is4() == (fam == 4) && (f.fam == 0 || f.fam == fam) {
+					to = append(to, " to "+p.String())
+				}
+			}
+			if f.fam == 0 && len(to) > 0 {
+				out = append(out, "drop"+strings.Join(to, ""))
+			} else {
+				for _, d := range to {
+					out = append(out, "drop"+d)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func chainOf(opts Options) string {
+	if opts.Chain == "" {
+		return "input"
+	}
+	return opts.Chain
+}
+
+// checkComments checks that the comment of every accept rule in the kernel
+// is one the emitter wrote for a scope rule, as its quoting helper wrote it.
+func checkComments(t *testing.T, f linuxFormat, rs *policies.Ruleset, chains []fwtest.Chain) {
+	t.Helper()
+	quote := nftString
+	if f.fam != 0 {
+		quote = iptString
+	}
+	want := map[string]bool{}
+	for _, g := range rs.Groups {
+		for _, r := range g.ByScope() {
+			q := quote(linuxComment(r))
+			want[q[1:len(q)-1]] = true
+		}
+	}
+	for _, c := range chains {
+		for _, r := range c.Rules {
+			if r.Verdict == "accept" && !strings.HasPrefix(r.Comment, "essential:") && !want[r.Comment] {
+				t.Errorf("chain %s: accept rule with comment %q, which the emitter did not write", c.Name, r.Comment)
+			}
+		}
+	}
+}

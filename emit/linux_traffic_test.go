@@ -1,0 +1,203 @@
+package emit
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/emit/internal/fwtest"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// Probe timeouts. Probes run at once, so a round of probes that should
+// fail takes passTimeout. One that should get through answers at once but
+// on a busy machine, so it may take longer, and a slow answer must not pass
+// for a dropped packet.
+const (
+	passTimeout  = 5 * time.Second
+	blockTimeout = time.Second
+)
+
+// trafficFormats are the formats as an administrator applies them: nftables
+// alone, or iptables with ip6tables.
+var trafficFormats = map[string][]linuxFormat{
+	"nftables": {linuxFormats[0]},
+	"iptables": {linuxFormats[1], linuxFormats[2]},
+}
+
+// applyAll emits and applies every format of a traffic test in ns.
+func applyAll(t *testing.T, ns *fwtest.Netns, fs []linuxFormat, rs *policies.Ruleset, opts Options) {
+	t.Helper()
+	for _, f := range fs {
+		if err := f.apply(ns, emitString(t, f.name, rs, opts), opts.Chain); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLinuxTraffic applies each case with --default-deny on a server's own
+// input chain, scoped to client A's networks, and connects over IPv4 and
+// IPv6: from A, sampled allowed ports answer and sampled other ports do
+// not; from client B, outside the scope, nothing answers.
+func TestLinuxTraffic(t *testing.T) {
+	fwtest.Require(t, linuxTools...)
+	for _, c := range linuxCases {
+		for name, fs := range trafficFormats {
+			t.Run(c.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				server, a, b := fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t)
+				fwtest.Link(t, server, prefixes("10.1.0.1/24", "fd01::1/64"), a, prefixes("10.1.0.2/24", "fd01::2/64"))
+				fwtest.Link(t, server, prefixes("10.2.0.1/24", "fd02::1/64"), b, prefixes("10.2.0.2/24", "fd02::2/64"))
+				rs := c.ruleset(t, prefixes("10.1.0.0/24", "fd01::/64"), prefixes("10.1.0.1/32", "10.2.0.1/32", "fd01::1/128", "fd02::1/128"))
+				allowed, denied := samplePorts(rs)
+				serve(t, server, []string{"10.1.0.1", "10.2.0.1", "fd01::1", "fd02::1"}, allowed, denied)
+
+				fromA := probes(allowed, "10.1.0.1", "fd01::1")
+				fromAOther := probes(denied, "10.1.0.1", "fd01::1")
+				fromB := probes(allowed, "10.2.0.1", "fd02::1")
+				expectReach(t, "before the rules, A", a, append(slices.Clone(fromA), fromAOther...), true)
+				expectReach(t, "before the rules, B", b, fromB, true)
+
+				applyAll(t, server, fs, rs, Options{Chain: "input", DefaultDeny: true})
+				expectReach(t, "A, allowed port", a, fromA, true)
+				expectReach(t, "A, port no rule allows", a, fromAOther, false)
+				expectReach(t, "B, outside the sources", b, fromB, false)
+			})
+		}
+	}
+}
+
+// TestLinuxForwardTraffic puts a router between two clients and a server
+// and applies --chain forward --default-deny there: A reaches the allowed
+// ports of the server's address and no other port; B, outside the sources,
+// reaches none; traffic to an address that is not a server still passes.
+func TestLinuxForwardTraffic(t *testing.T) {
+	fwtest.Require(t, linuxTools...)
+	c := linuxCases[0]
+	for name, fs := range trafficFormats {
+		t.Run(c.name+"/"+name, func(t *testing.T) {
+			t.Parallel()
+			router, server, a, b := fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t)
+			fwtest.Link(t, router, prefixes("10.1.0.1/24", "fd01::1/64"), a, prefixes("10.1.0.2/24", "fd01::2/64"))
+			fwtest.Link(t, router, prefixes("10.2.0.1/24", "fd02::1/64"), b, prefixes("10.2.0.2/24", "fd02::2/64"))
+			fwtest.Link(t, router, prefixes("10.3.0.1/24", "fd03::1/64"), server, prefixes("10.3.0.2/24", "10.3.0.3/24", "fd03::2/64"))
+			router.Must("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+			for ns, gw := range map[*fwtest.Netns][]string{a: {"10.1.0.1", "fd01::1"}, b: {"10.2.0.1", "fd02::1"}, server: {"10.3.0.1", "fd03::1"}} {
+				ns.Must("ip", "route", "add", "default", "via", gw[0])
+				ns.Must("ip", "-6", "route", "add", "default", "via", gw[1])
+			}
+			rs := c.ruleset(t, prefixes("10.1.0.0/24", "fd01::/64"), prefixes("10.3.0.2/32", "fd03::2/128"))
+			allowed, denied := samplePorts(rs)
+			serve(t, server, []string{"10.3.0.2", "10.3.0.3", "fd03::2"}, allowed, denied)
+
+			fromA := probes(allowed, "10.3.0.2", "fd03::2")
+			fromAOther := probes(denied, "10.3.0.2", "fd03::2")
+			fromB := probes(allowed, "10.3.0.2", "fd03::2")
+			notServer := probes(denied, "10.3.0.3")
+			expectReach(t, "before the rules, A", a, slices.Concat(fromA, fromAOther, notServer), true)
+			expectReach(t, "before the rules, B", b, fromB, true)
+
+			applyAll(t, router, fs, rs, Options{Chain: "forward", DefaultDeny: true})
+			expectReach(t, "A, allowed port", a, fromA, true)
+			expectReach(t, "A, port no rule allows", a, fromAOther, false)
+			expectReach(t, "B, outside the sources", b, fromB, false)
+			expectReach(t, "A, an address that is not a server", a, notServer, true)
+		})
+	}
+}
+
+// portSample is a handful of TCP and UDP ports.
+type portSample struct{ tcp, udp []uint16 }
+
+// samplePorts picks ports the Ruleset allows (the ends and middle of each
+// range) and ports it does not (just outside each range), at most 8 of
+// each kind per protocol.
+func samplePorts(rs *policies.Ruleset) (allowed, denied portSample) {
+	for _, proto := range []policies.Proto{policies.TCP, policies.UDP} {
+		var ranges []policies.PortRange
+		for _, n := range rs.Groups[0].Needs {
+			if n.Proto == proto {
+				ranges = append(ranges, n.Ports)
+			}
+		}
+		ranges = catalog.MergeRanges(ranges)
+		var in, out []uint16
+		for _, r := range ranges {
+			in = append(in, r.From, r.To, r.From+(r.To-r.From)/2)
+			for _, p := range []int{int(r.From) - 1, int(r.To) + 1} {
+				if p > 0 && p < 65536 && !slices.ContainsFunc(ranges, func(r policies.PortRange) bool { return r.Contains(uint16(p)) }) {
+					out = append(out, uint16(p))
+				}
+			}
+		}
+		in, out = spread(in, 8), spread(out, 8)
+		if proto == policies.TCP {
+			allowed.tcp, denied.tcp = in, out
+		} else {
+			allowed.udp, denied.udp = in, out
+		}
+	}
+	return allowed, denied
+}
+
+// spread sorts and dedupes ports and keeps at most n, evenly spaced.
+func spread(ports []uint16, n int) []uint16 {
+	slices.Sort(ports)
+	ports = slices.Compact(ports)
+	if len(ports) <= n {
+		return ports
+	}
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = ports[i*(len(ports)-1)/(n-1)]
+	}
+	return out
+}
+
+// serve listens on the sampled ports at the addresses.
+func serve(t *testing.T, ns *fwtest.Netns, addrs []string, samples ...portSample) {
+	var tcp, udp []uint16
+	for _, s := range samples {
+		tcp, udp = append(tcp, s.tcp...), append(udp, s.udp...)
+	}
+	ips := make([]netip.Addr, len(addrs))
+	for i, a := range addrs {
+		ips[i] = netip.MustParseAddr(a)
+	}
+	ns.Serve(t, ips, tcp, udp)
+}
+
+// probes are TCP and UDP probes of the sampled ports at each address.
+func probes(s portSample, addrs ...string) []fwtest.Probe {
+	var out []fwtest.Probe
+	for _, a := range addrs {
+		ip := netip.MustParseAddr(a)
+		for _, p := range s.tcp {
+			out = append(out, fwtest.Probe{Proto: policies.TCP, Dst: netip.AddrPortFrom(ip, p)})
+		}
+		for _, p := range s.udp {
+			out = append(out, fwtest.Probe{Proto: policies.UDP, Dst: netip.AddrPortFrom(ip, p)})
+		}
+	}
+	return out
+}
+
+// expectReach sends the probes from ns and reports each that got through
+// when it should not have, or the other way round.
+func expectReach(t *testing.T, what string, ns *fwtest.Netns, ps []fwtest.Probe, want bool) {
+	t.Helper()
+	if len(ps) == 0 {
+		t.Fatalf("%s: no probes", what)
+	}
+	timeout := blockTimeout
+	if want {
+		timeout = passTimeout
+	}
+	for i, ok := range ns.Reach(ps, timeout) {
+		if ok != want {
+			t.Errorf("%s: %s: got through %v, want %v", what, ps[i], ok, want)
+		}
+	}
+}

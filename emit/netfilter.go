@@ -1,0 +1,229 @@
+package emit
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+// Chains of the Linux formats: the host firewall of the servers themselves,
+// or a router in front of them.
+const (
+	chainInput   = "input"
+	chainForward = "forward"
+)
+
+// linuxChain returns the chain opts names, "input" when none.
+func linuxChain(opts Options) (string, error) {
+	switch opts.Chain {
+	case "", chainInput:
+		return chainInput, nil
+	case chainForward:
+		return chainForward, nil
+	}
+	return "", fmt.Errorf("chain %q: want input or forward", opts.Chain)
+}
+
+// groupDests returns the destinations a group's rules match: its servers'
+// addresses, or none (any address) on a host firewall. A router must know
+// the servers, and one chain serving several groups must tell them apart,
+// or one group's ports would open on every other group's servers.
+func groupDests(g *policies.Group, chain string, groups int) ([]netip.Prefix, error) {
+	switch {
+	case len(g.Addresses) > 0:
+		return g.Addresses, nil
+	case chain == chainForward:
+		return nil, fmt.Errorf("host group %q: the forward chain needs the servers' addresses (--to or hosts[].addresses)", g.Name)
+	case groups > 1:
+		return nil, fmt.Errorf("host group %q: with %d host groups in one chain, each needs its servers' addresses (hosts[].addresses), or one group's ports would open on the others", g.Name, groups)
+	}
+	return nil, nil
+}
+
+// family is an IP version, 4 or 6.
+type family int
+
+// famRule is the part of a scope rule that one address family can match.
+// Empty Sources or Dests mean any address.
+type famRule struct {
+	Family         family
+	Sources, Dests []netip.Prefix
+}
+
+// splitFamilies splits a rule by address family, as iptables and the
+// address matches of nftables need: an IPv4 source never meets an IPv6
+// destination, and ICMP belongs to one family. A family is left out when the
+// rule names addresses, but none of that family, so nothing is widened.
+func splitFamilies(proto policies.Proto, sources, dests []netip.Prefix) []famRule {
+	var out []famRule
+	for _, f := range []family{4, 6} {
+		if (proto == policies.ICMPv4 && f == 6) || (proto == policies.ICMPv6 && f == 4) {
+			continue
+		}
+		src, okSrc := ofFamily(sources, f)
+		dst, okDst := ofFamily(dests, f)
+		if okSrc && okDst {
+			out = append(out, famRule{Family: f, Sources: src, Dests: dst})
+		}
+	}
+	return out
+}
+
+// ofFamily returns the outerPrefixes prefixes of family f, and whether a rule of
+// that family can match: ps is empty (any address) or has such a prefix.
+func ofFamily(ps []netip.Prefix, f family) ([]netip.Prefix, bool) {
+	if len(ps) == 0 {
+		return nil, true
+	}
+	var out []netip.Prefix
+	for _, p := range ps {
+		if familyOf(p) == f {
+			out = append(out, p.Masked())
+		}
+	}
+	return outerPrefixes(out), len(out) > 0
+}
+
+func familyOf(p netip.Prefix) family {
+	if p.Addr().Is4() {
+		return 4
+	}
+	return 6
+}
+
+// outerPrefixes sorts prefixes and drops those inside another: nftables refuses
+// overlapping elements in an interval set, and the union is the same.
+func outerPrefixes(ps []netip.Prefix) []netip.Prefix {
+	ps = slices.Clone(ps)
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	var out []netip.Prefix
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].Bits() <= p.Bits() && out[n-1].Contains(p.Addr()) {
+			continue // sorted by address, so a container is the last kept prefix
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// Essential ICMP types that --default-deny keeps open: errors that path MTU
+// discovery and failing connections rely on, and IPv6 neighbour discovery,
+// without which IPv6 stops working on the link.
+var (
+	essentialICMPv4 = []int{3, 11, 12}
+	essentialICMPv6 = []int{1, 2, 3, 4, 133, 134, 135, 136}
+)
+
+// icmpNames are the names nftables gives ICMP types.
+var icmpNames = map[policies.Proto]map[int]string{
+	policies.ICMPv4: {0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request",
+		9: "router-advertisement", 10: "router-solicitation", 11: "time-exceeded",
+		12: "parameter-problem", 13: "timestamp-request", 14: "timestamp-reply"},
+	policies.ICMPv6: {1: "destination-unreachable", 2: "packet-too-big", 3: "time-exceeded",
+		4: "parameter-problem", 128: "echo-request", 129: "echo-reply", 130: "mld-listener-query",
+		131: "mld-listener-report", 132: "mld-listener-done", 133: "nd-router-solicit",
+		134: "nd-router-advert", 135: "nd-neighbor-solicit", 136: "nd-neighbor-advert",
+		137: "nd-redirect", 143: "mld2-listener-report"},
+}
+
+// icmpName names an ICMP type as nftables does, or gives its number.
+func icmpName(p policies.Proto, t int) string {
+	if n, ok := icmpNames[p][t]; ok {
+		return n
+	}
+	return fmt.Sprint(t)
+}
+
+// linuxHeader describes the Ruleset in comment lines: where it came from,
+// and for each group its servers, OS mix, RPC range, notes and the services
+// its rules name, with their references.
+func linuxHeader(rs *policies.Ruleset, chain string) []string {
+	h := []string{fmt.Sprintf("fwgen: policy %s (%s), inbound rules for the %s chain", rs.Policy, rs.Source, chain)}
+	for _, g := range rs.Groups {
+		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), winOSNames(g.OS)))
+		servers := "any address of this host"
+		if len(g.Addresses) > 0 {
+			servers = policies.SourcesKey(g.Addresses)
+		}
+		h = append(h, "  servers: "+servers, "  RPC dynamic range: "+PortList(g.RPC.Ranges)+": "+g.RPC.Reason)
+		for _, n := range g.Notes {
+			h = append(h, "  note: "+n)
+		}
+		h = append(h, "  services:")
+		for _, s := range linuxServices(&g) {
+			h = append(h, "    "+s)
+		}
+	}
+	h = append(h, winRefs(rs)...)
+	for i, l := range h {
+		h[i] = oneLine(l)
+	}
+	return h
+}
+
+// linuxServices lists each service of a group once, with the documents
+// that give its ports: "kdc: Kerberos Key Distribution Center (KB 832017)".
+func linuxServices(g *policies.Group) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range g.ByService() {
+		if seen[r.Service] {
+			continue
+		}
+		seen[r.Service] = true
+		var docs []string
+		for _, ref := range r.Refs {
+			if d := (policies.Ref{Doc: ref.Doc}).String(); !slices.Contains(docs, d) {
+				docs = append(docs, d)
+			}
+		}
+		out = append(out, fmt.Sprintf("%s: %s (%s)", r.Service, r.ServiceName, strings.Join(docs, ", ")))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// linuxNote is the full provenance of a scope rule, for a comment line above
+// it: "tcp 53,88 from 10.0.0.0/8: roles dc; services ad, kdc".
+func linuxNote(r policies.ScopeRule) string {
+	what := string(r.Proto)
+	switch {
+	case r.Proto.HasPorts():
+		what += " " + PortList(r.Ports)
+	case r.ICMPType != nil:
+		what += fmt.Sprintf(" type %d", *r.ICMPType)
+	}
+	from := "any"
+	if len(r.Sources) > 0 {
+		from = policies.SourcesKey(r.Sources)
+	}
+	return oneLine(fmt.Sprintf("%s from %s: %s", what, from, linuxComment(r)))
+}
+
+// linuxComment names the roles and services of a rule: "roles dc; services
+// ad, kdc". The formats' quoting helpers shorten it to fit.
+func linuxComment(r policies.ScopeRule) string {
+	return fmt.Sprintf("roles %s; services %s", strings.Join(r.Roles, ", "), strings.Join(r.Services, ", "))
+}
+
+// clipBytes shortens s to at most n bytes, on a rune boundary, ending with "..."
+// when it cut something.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}

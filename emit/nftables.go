@@ -1,0 +1,282 @@
+package emit
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+var _ = register(Format{Name: "nftables", Ext: "nft", Emitter: EmitFunc(emitNftables),
+	Description: "a file for nft -f: its own inet table, replaced atomically on every load, with named sets"})
+
+// nftCommentMax is the longest rule comment nft accepts, in bytes.
+const nftCommentMax = 128
+
+// nftTableName is what fwgen accepts as a table name: an nft identifier.
+var nftTableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+// nftData is what the nftables template lays out.
+type nftData struct {
+	Header []string
+	Table  string
+	Chain  string
+	Policy string
+	Sets   []nftSet
+	Rules  []nftRule
+}
+
+// nftSet is a named set; Elements is its element list, already joined.
+type nftSet struct {
+	Name, Type, Elements string
+}
+
+// nftRule is a rule with the comment lines above it.
+type nftRule struct {
+	Notes []string
+	Text  string
+}
+
+func emitNftables(w io.Writer, rs *policies.Ruleset, opts Options) error {
+	d, err := nftBuild(rs, opts)
+	if err != nil {
+		return err
+	}
+	return render(w, "nftables.tmpl", nil, d)
+}
+
+// nftBuild computes the sets and rules of a Ruleset.
+func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
+	chain, err := linuxChain(opts)
+	if err != nil {
+		return nil, err
+	}
+	table := opts.Table
+	if table == "" {
+		table = "fwgen"
+	}
+	if !nftTableName.MatchString(table) {
+		return nil, fmt.Errorf("table %q: want a letter, then letters, digits, _ or -", table)
+	}
+	d := &nftData{Header: linuxHeader(rs, chain), Table: table, Chain: chain, Policy: "accept"}
+	if opts.DefaultDeny {
+		d.Rules = nftEssentials(chain)
+		if chain == chainInput {
+			d.Policy = "drop"
+		}
+	}
+	b := &nftBuilder{d: d, names: map[string]string{}}
+	var drops []nftRule
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		dests, err := groupDests(g, chain, len(rs.Groups))
+		if err != nil {
+			return nil, err
+		}
+		if err := b.group(g, dests); err != nil {
+			return nil, err
+		}
+		if opts.DefaultDeny && chain == chainForward {
+			drops = append(drops, b.drops(g, dests)...)
+		}
+	}
+	d.Rules = append(d.Rules, drops...)
+	return d, nil
+}
+
+// nftEssentials are the rules --default-deny puts first, so that replies,
+// loopback, ICMP errors and neighbour discovery keep working.
+func nftEssentials(chain string) []nftRule {
+	rules := []nftRule{
+		{Notes: []string{"--default-deny keeps these open: replies, loopback, ICMP errors, IPv6 neighbour discovery"},
+			Text: `ct state established,related accept comment "essential: established, related"`},
+		{Text: `ct state invalid drop comment "essential: invalid"`},
+	}
+	if chain == chainInput {
+		rules = append(rules, nftRule{Text: `iif "lo" accept comment "essential: loopback"`})
+	}
+	return append(rules,
+		nftRule{Text: fmt.Sprintf(`icmp type { %s } accept comment "essential: ICMP errors"`,
+			icmpTypeList(policies.ICMPv4, essentialICMPv4))},
+		nftRule{Text: fmt.Sprintf(`icmpv6 type { %s } accept comment "essential: ICMPv6 errors, neighbour discovery"`,
+			icmpTypeList(policies.ICMPv6, essentialICMPv6))})
+}
+
+func icmpTypeList(p policies.Proto, types []int) string {
+	s := make([]string, len(types))
+	for i, t := range types {
+		s[i] = icmpName(p, t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// nftBuilder collects the named sets and the rules of the groups.
+type nftBuilder struct {
+	d      *nftData
+	names  map[string]string // set name or group prefix → what it holds
+	prefix string            // set name prefix of the current group
+}
+
+// group adds a group's rules: one per scope rule and address family, or
+// one for both families when the rule names no address.
+func (b *nftBuilder) group(g *policies.Group, dests []netip.Prefix) error {
+	b.prefix = b.unique(nftIdent(g.Name))
+	srcSets := map[string]int{} // sources key → number in the set names
+	protoSets := map[policies.Proto]int{}
+	for _, r := range g.ByScope() {
+		if err := linuxCheckPorts(g, r); err != nil {
+			return err
+		}
+		var ports string
+		if r.Proto.HasPorts() {
+			protoSets[r.Proto]++
+			ports = b.set(fmt.Sprintf("%s_%s_%d", b.prefix, r.Proto, protoSets[r.Proto]), "inet_service", portElements(r.Ports))
+		}
+		key := policies.SourcesKey(r.Sources)
+		if _, ok := srcSets[key]; !ok && key != "" {
+			srcSets[key] = len(srcSets) + 1
+		}
+		src := fmt.Sprintf("%s_src%d", b.prefix, srcSets[key])
+		fams := splitFamilies(r.Proto, r.Sources, dests)
+		if len(fams) == 2 && len(r.Sources) == 0 && len(dests) == 0 {
+			fams = []famRule{{}} // no address to match: one rule serves both families
+		}
+		note := []string{linuxNote(r)}
+		for _, f := range fams {
+			b.d.Rules = append(b.d.Rules, nftRule{Notes: note,
+				Text: b.addrMatch(f.Family, "saddr", src, f.Sources) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests) +
+					nftProtoMatch(r, ports) + " accept comment " + nftString(linuxComment(r))})
+			note = nil
+		}
+	}
+	return nil
+}
+
+// linuxCheckPorts refuses a TCP or UDP rule without ports, which would print as
+// a rule for port 0 or for every port.
+func linuxCheckPorts(g *policies.Group, r policies.ScopeRule) error {
+	if r.Proto.HasPorts() && (len(r.Ports) == 0 || r.Ports[0].From == 0) {
+		return fmt.Errorf("host group %q: a %s rule for %s has no ports", g.Name, r.Proto, strings.Join(r.Services, ", "))
+	}
+	return nil
+}
+
+// drops are the last rules of a forward chain under --default-deny: what
+// no rule accepted is dropped on its way to the group's servers, while the
+// router keeps forwarding everything else.
+func (b *nftBuilder) drops(g *policies.Group, dests []netip.Prefix) []nftRule {
+	var out []nftRule
+	for _, f := range splitFamilies("", nil, dests) {
+		out = append(out, nftRule{Text: b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests) +
+			"drop comment " + nftString("default deny: host group "+g.Name)})
+	}
+	if len(out) > 0 {
+		out[0].Notes = []string{oneLine("--default-deny: the rest of the traffic to host group " + g.Name)}
+	}
+	return out
+}
+
+// addrMatch matches a family's addresses through the named set name_v4 or
+// name_v6, or returns "" for any address.
+func (b *nftBuilder) addrMatch(f family, field, name string, ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	typ, proto := "ipv4_addr", "ip"
+	if f == 6 {
+		typ, proto = "ipv6_addr", "ip6"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = nftPrefix(p)
+	}
+	set := b.set(fmt.Sprintf("%s_v%d", name, f), typ, strings.Join(s, ", "))
+	return fmt.Sprintf("%s %s %s ", proto, field, set)
+}
+
+// set declares a named set and returns its reference, "@name". A set
+// asked for again with the same elements is shared; a name taken by other
+// elements gets a number, so that no rule ever matches another's set.
+func (b *nftBuilder) set(name, typ, elements string) string {
+	base := name
+	for i := 2; b.names[name] != "" && b.names[name] != typ+" "+elements; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	if b.names[name] == "" {
+		b.names[name] = typ + " " + elements
+		b.d.Sets = append(b.d.Sets, nftSet{Name: name, Type: typ, Elements: elements})
+	}
+	return "@" + name
+}
+
+// unique returns name, or name with a number when a group took it before.
+func (b *nftBuilder) unique(name string) string {
+	n := name
+	for i := 2; b.names[n] != ""; i++ {
+		n = fmt.Sprintf("%s%d", name, i)
+	}
+	b.names[n] = "group"
+	return n
+}
+
+// nftProtoMatch matches the protocol, ports or ICMP type of a rule.
+func nftProtoMatch(r policies.ScopeRule, ports string) string {
+	switch {
+	case r.Proto.HasPorts():
+		return fmt.Sprintf("%s dport %s", r.Proto, ports)
+	case r.Proto == policies.ICMPv4 && r.ICMPType != nil:
+		return "icmp type " + icmpName(r.Proto, *r.ICMPType)
+	case r.Proto == policies.ICMPv6 && r.ICMPType != nil:
+		return "icmpv6 type " + icmpName(r.Proto, *r.ICMPType)
+	case r.Proto == policies.ICMPv4:
+		return "meta l4proto icmp"
+	case r.Proto == policies.ICMPv6:
+		return "meta l4proto ipv6-icmp"
+	}
+	return "meta l4proto " + string(r.Proto)
+}
+
+func portElements(rs []policies.PortRange) string {
+	return strings.ReplaceAll(PortList(rs), ",", ", ")
+}
+
+// nftPrefix writes a host prefix as a bare address, as nft lists it.
+func nftPrefix(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// nftIdent makes a group name into the start of a set name: lower-case
+// letters, digits and underscores, beginning with a letter.
+func nftIdent(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9' && b.Len() > 0:
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
+			b.WriteByte('_')
+		}
+		if b.Len() >= 24 {
+			break
+		}
+	}
+	s := strings.TrimSuffix(b.String(), "_")
+	if s == "" {
+		return "group"
+	}
+	return s
+}
+
+// nftString quotes s for nft: a quoted string cannot escape a double quote,
+// so it becomes a single one; control characters (a newline would end the
+// rule) become spaces; and the text is cut to the 128 bytes nft allows.
+func nftString(s string) string {
+	s = strings.ReplaceAll(oneLine(s), `"`, "'")
+	return `"` + clipBytes(s, nftCommentMax) + `"`
+}
