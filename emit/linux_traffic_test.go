@@ -83,7 +83,8 @@ func TestLinuxForwardTraffic(t *testing.T) {
 			fwtest.Link(t, router, prefixes("10.1.0.1/24", "fd01::1/64"), a, prefixes("10.1.0.2/24", "fd01::2/64"))
 			fwtest.Link(t, router, prefixes("10.2.0.1/24", "fd02::1/64"), b, prefixes("10.2.0.2/24", "fd02::2/64"))
 			fwtest.Link(t, router, prefixes("10.3.0.1/24", "fd03::1/64"), server, prefixes("10.3.0.2/24", "10.3.0.3/24", "fd03::2/64"))
-			router.Must("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+			router.Sysctl(t, "net.ipv4.ip_forward", "1")
+			router.Sysctl(t, "net.ipv6.conf.all.forwarding", "1")
 			for ns, gw := range map[*fwtest.Netns][]string{a: {"10.1.0.1", "fd01::1"}, b: {"10.2.0.1", "fd02::1"}, server: {"10.3.0.1", "fd03::1"}} {
 				ns.Must("ip", "route", "add", "default", "via", gw[0])
 				ns.Must("ip", "-6", "route", "add", "default", "via", gw[1])

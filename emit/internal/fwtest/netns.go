@@ -41,8 +41,15 @@ func Require(t testing.TB, tools ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("needs %s: run as root with nftables, iptables and iproute2 installed "+
-		"(sudo go test ./emit -run Linux), or .ci/run", strings.Join(missing, ", "))
+	unavailable(t, "needs "+strings.Join(missing, ", "))
+}
+
+// unavailable skips the test, or fails it under CI=true, saying how to run
+// it.
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	msg := why + ": run as root with nftables, iptables and iproute2 installed " +
+		"(sudo go test ./emit -run Linux), or .ci/run"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -72,7 +79,8 @@ func NewNetns(t testing.TB) *Netns {
 	sweep.Do(sweepStale)
 	n := &Netns{Name: fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsCount.Add(1)), t: t}
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", n.Name, err, out)
+		// Root in a container may lack the privilege to make namespaces.
+		unavailable(t, fmt.Sprintf("ip netns add %s: %v: %s", n.Name, err, bytes.TrimSpace(out)))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
@@ -82,7 +90,8 @@ func NewNetns(t testing.TB) *Netns {
 	n.Must("ip", "link", "set", "lo", "up")
 	// Without duplicate address detection, IPv6 addresses (link-local ones
 	// too, which neighbour discovery needs) work as soon as a link is up.
-	n.Must("sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	n.Sysctl(t, "net.ipv6.conf.all.accept_dad", "0")
+	n.Sysctl(t, "net.ipv6.conf.default.accept_dad", "0")
 	return n
 }
 
@@ -121,6 +130,16 @@ func (n *Netns) Must(name string, args ...string) []byte {
 		n.t.Fatalf("in %s: %v", n.Name, err)
 	}
 	return out
+}
+
+// Sysctl sets a network setting of the namespace, such as
+// net.ipv4.ip_forward, through /proc/sys as seen from inside it.
+func (n *Netns) Sysctl(t testing.TB, name, value string) {
+	t.Helper()
+	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
+	if err := n.Do(func() error { return os.WriteFile(path, []byte(value), 0o644) }); err != nil {
+		t.Fatalf("in %s: %v", n.Name, err)
+	}
 }
 
 // Link joins two namespaces with a veth pair and gives each end its
