@@ -29,19 +29,20 @@ func (l *loader) build(raw *rawPolicy) *Policy {
 // osList resolves OS names to catalog ids, in the order given.
 func (l *loader) osList(path string, names []string) []string {
 	var ids []string
+	seen := set{}
 	for i, name := range names {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if name == "" {
 			continue // the validator said so
 		}
-		o, err := l.c.OS(name)
+		o := l.names.os(l.c, name)
 		switch {
-		case err != nil:
-			l.errorf(at, "%v", err)
-		case slices.Contains(ids, o.ID):
-			l.errorf(at, "%q is %s again", name, o.Name)
+		case o.err != nil:
+			l.errorf(at, "%v", o.err)
+		case !seen.add(o.id):
+			l.errorf(at, "%q is %s again", name, o.name)
 		default:
-			ids = append(ids, o.ID)
+			ids = append(ids, o.id)
 		}
 	}
 	return ids
@@ -67,6 +68,7 @@ func (l *loader) networks(raw map[string][]string) map[string][]netip.Prefix {
 // prefixes parses a list of addresses and prefixes.
 func (l *loader) prefixes(path string, in []string) []netip.Prefix {
 	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
 	for i, s := range in {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if s == "" {
@@ -76,9 +78,10 @@ func (l *loader) prefixes(path string, in []string) []netip.Prefix {
 		switch {
 		case err != nil:
 			l.errorf(at, "%v", err)
-		case slices.Contains(out, p):
+		case seen[p]:
 			l.errorf(at, "%s is listed twice", p)
 		default:
+			seen[p] = true
 			out = append(out, p)
 		}
 	}
@@ -154,6 +157,12 @@ func (l *loader) rpc(raw *rawRPC) RPCOptions {
 func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 	var out []Host
 	first := map[string]int{}
+	own := set{}
+	for _, r := range p.Roles {
+		own.add(r.ID)
+	}
+	roleNames := append(slices.Sorted(maps.Keys(own)), l.names.roleList...)
+	networks := slices.Sorted(maps.Keys(raw.Networks))
 	for i, rh := range raw.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
 		if j, dup := first[rh.Name]; dup && rh.Name != "" {
@@ -161,13 +170,13 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 		} else {
 			first[rh.Name] = i
 		}
-		h := Host{Name: rh.Name, Roles: l.hostRoles(path+".roles", rh.Roles, p.Roles)}
+		h := Host{Name: rh.Name, Roles: l.hostRoles(path+".roles", rh.Roles, own, roleNames)}
 		h.OS = l.osList(path+".os", rh.OS)
 		if len(rh.OS) == 0 && len(raw.OS) == 0 {
 			l.errorf(path, "no OS versions: give the group an os list, or the policy a default one")
 		}
 		h.Addresses = l.prefixes(path+".addresses", rh.Addresses)
-		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks)
+		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks, networks)
 		h.Profiles = l.profiles(path+".profile", rh.Profile)
 		out = append(out, h)
 	}
@@ -175,18 +184,22 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 }
 
 // hostRoles resolves role names, the policy's own first, to role ids.
-func (l *loader) hostRoles(path string, names []string, own []catalog.Role) []string {
+func (l *loader) hostRoles(path string, names []string, own set, valid []string) []string {
 	var ids []string
+	seen := set{}
 	for i, name := range names {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if name == "" {
 			continue // the validator said so
 		}
-		id, ok := l.roleID(name, own)
+		id := name
+		if r := l.names.role(name); !own[name] && r != nil {
+			id = r.ID
+		}
 		switch {
-		case !ok:
-			l.errorf(at, "unknown role %q%s", name, didYouMean(name, l.roleNames(own)))
-		case slices.Contains(ids, id):
+		case !own[id] && l.names.role(name) == nil:
+			l.errorf(at, "unknown role %q%s", name, didYouMean(name, valid))
+		case !seen.add(id):
 			l.errorf(at, "%q is role %q again", name, id)
 		default:
 			ids = append(ids, id)
@@ -195,40 +208,14 @@ func (l *loader) hostRoles(path string, names []string, own []catalog.Role) []st
 	return ids
 }
 
-func (l *loader) roleID(name string, own []catalog.Role) (string, bool) {
-	for _, r := range own {
-		if r.ID == name {
-			return r.ID, true
-		}
-	}
-	if r, err := l.c.Role(name); err == nil {
-		return r.ID, true
-	}
-	return "", false
-}
-
-// roleNames are the names a host group may use for a role: the catalog's
-// ids and aliases and the policy's own ids.
-func (l *loader) roleNames(own []catalog.Role) []string {
-	var names []string
-	for _, r := range l.c.Roles {
-		names = append(append(names, r.ID), r.Aliases...)
-	}
-	for _, r := range own {
-		names = append(names, r.ID)
-	}
-	return names
-}
-
 var peerClasses = []string{string(Clients), string(Members), string(Admins)}
 
 // peers checks a host group's peer classes and the networks they name.
-func (l *loader) peers(path string, raw map[string][]string, networks map[string][]string) map[Peer][]string {
+func (l *loader) peers(path string, raw, networks map[string][]string, names []string) map[Peer][]string {
 	if raw == nil {
 		return nil
 	}
 	out := map[Peer][]string{}
-	names := slices.Sorted(maps.Keys(networks))
 	for _, class := range slices.Sorted(maps.Keys(raw)) {
 		at := joinKey(path, class)
 		if !slices.Contains(peerClasses, class) {
@@ -247,6 +234,7 @@ func (l *loader) peers(path string, raw map[string][]string, networks map[string
 
 func (l *loader) peerNetworks(path string, in []string, networks map[string][]string, names []string) []string {
 	var out []string
+	seen := set{}
 	for i, name := range in {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		_, known := networks[name]
@@ -258,7 +246,7 @@ func (l *loader) peerNetworks(path string, in []string, networks map[string][]st
 			l.errorf(at, "%q is an address; peers name networks: add it under networks and use that name", name)
 		case !known:
 			l.errorf(at, "unknown network %q%s", name, didYouMean(name, names))
-		case slices.Contains(out, name):
+		case !seen.add(name):
 			l.errorf(at, "%q is listed twice", name)
 		default:
 			out = append(out, name)

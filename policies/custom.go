@@ -3,7 +3,6 @@ package policies
 import (
 	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -17,8 +16,7 @@ func (l *loader) services(raw []rawService) []catalog.Service {
 	for i, s := range raw {
 		path := fmt.Sprintf("services[%d]", i)
 		l.uniqueID(path, s.ID, first, i, "services")
-		_, err := l.c.Service(s.ID)
-		l.override(path, "service", s.ID, err == nil, s.Override)
+		l.override(path, "service", s.ID, l.names.services[s.ID], s.Override)
 		svc := catalog.Service{ID: s.ID, Name: cmp.Or(s.Name, s.ID), SystemService: s.SystemService, Notes: s.Notes}
 		svc.Ref = l.citations(path+".ref", s.Ref)
 		for j, e := range s.Entries {
@@ -55,13 +53,9 @@ func (l *loader) override(path, kind, id string, inCatalog, override bool) {
 
 func (l *loader) citations(path string, raw []rawRef) []catalog.Citation {
 	var out []catalog.Citation
-	var docs []string
-	for _, d := range l.c.Documents {
-		docs = append(docs, d.ID)
-	}
 	for i, r := range raw {
 		if r.Doc != "" && l.c.Document(r.Doc) == nil {
-			l.errorf(fmt.Sprintf("%s[%d].doc", path, i), "unknown document %q%s", r.Doc, didYouMean(r.Doc, docs))
+			l.errorf(fmt.Sprintf("%s[%d].doc", path, i), "unknown document %q%s", r.Doc, didYouMean(r.Doc, l.names.docList))
 		}
 		out = append(out, catalog.Citation{Doc: r.Doc, Section: r.Section})
 	}
@@ -120,23 +114,25 @@ func (l *loader) ports(path string, in portList) []string {
 
 // roles checks the policy's own roles and turns them into catalog roles.
 func (l *loader) roles(raw []rawRole, services []rawService) []catalog.Role {
-	var own []string
+	own := set{}
+	var valid []string
 	for _, s := range services {
-		own = append(own, s.ID)
+		own.add(s.ID)
+		valid = append(valid, s.ID)
 	}
+	valid = append(valid, l.names.svcList...)
 	var out []catalog.Role
 	first := map[string]int{}
 	for i, r := range raw {
 		path := fmt.Sprintf("roles[%d]", i)
 		l.uniqueID(path, r.ID, first, i, "roles")
-		cr, err := l.c.Role(r.ID)
-		if err == nil && cr.ID != r.ID {
+		if cr := l.names.role(r.ID); cr != nil && cr.ID != r.ID {
 			l.errorf(path+".id", "%q is another name of catalog role %q: choose another id", r.ID, cr.ID)
 		} else {
-			l.override(path, "role", r.ID, err == nil, r.Override)
+			l.override(path, "role", r.ID, cr != nil, r.Override)
 		}
 		out = append(out, catalog.Role{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Notes: r.Notes,
-			Services: l.roleServices(path+".services", r.Services, own)})
+			Services: l.roleServices(path+".services", r.Services, own, valid)})
 	}
 	return out
 }
@@ -144,47 +140,29 @@ func (l *loader) roles(raw []rawRole, services []rawService) []catalog.Role {
 // roleServices checks that a role's services exist, in the policy or in
 // the catalog. A catalog role's name stands for that role's services, so
 // that a role can be "our ERP plus management".
-func (l *loader) roleServices(path string, ids, own []string) []string {
+func (l *loader) roleServices(path string, ids []string, own set, valid []string) []string {
 	var out []string
+	seen := set{}
 	for i, id := range ids {
 		at := fmt.Sprintf("%s[%d]", path, i)
-		_, err := l.c.Service(id)
 		switch {
 		case id == "":
 			// the validator said so
-		case err == nil || slices.Contains(own, id):
-			if slices.Contains(out, id) {
+		case l.names.services[id] || own[id]:
+			if !seen.add(id) {
 				l.errorf(at, "%q is listed twice", id)
+				continue
 			}
-			out = appendNew(out, id)
-		case l.catalogRole(id) != nil:
-			out = appendNew(out, l.catalogRole(id).Services...)
+			out = append(out, id)
+		case l.names.role(id) != nil:
+			for _, s := range l.names.role(id).Services {
+				if seen.add(s) {
+					out = append(out, s)
+				}
+			}
 		default:
-			l.errorf(at, "unknown service %q%s", id, didYouMean(id, append(l.serviceIDs(), own...)))
+			l.errorf(at, "unknown service %q%s", id, didYouMean(id, valid))
 		}
 	}
 	return out
-}
-
-func (l *loader) catalogRole(name string) *catalog.Role {
-	r, _ := l.c.Role(name)
-	return r
-}
-
-// appendNew appends the items of more that out does not hold yet.
-func appendNew(out []string, more ...string) []string {
-	for _, s := range more {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (l *loader) serviceIDs() []string {
-	var ids []string
-	for _, s := range l.c.Services {
-		ids = append(ids, s.ID)
-	}
-	return ids
 }

@@ -90,7 +90,7 @@ func (l *loader) unknownKey(k *yaml.Node, path, name string, fields map[string]i
 	} else {
 		msg += "; known keys: " + strings.Join(known, ", ")
 	}
-	l.errs.Add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path, Msg: msg})
+	l.add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path, Msg: msg})
 }
 
 func (l *loader) decodeMap(n *yaml.Node, v reflect.Value, path string) {
@@ -118,17 +118,17 @@ func (l *loader) eachKey(n *yaml.Node, path string, f func(name string, k, val *
 		}
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			l.errs.Add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path, Msg: "a key must be a name, not " + describe(k)})
+			l.add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path, Msg: "a key must be a name, not " + describe(k)})
 			continue
 		case k.Tag == "!!merge":
-			l.errs.Add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path,
+			l.add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: path,
 				Msg: "merge keys (<<) are not supported: write the keys out, or alias the whole value"})
 			l.quiet[path] = true
 			continue
 		}
 		child := joinKey(path, k.Value)
 		if first := seen[k.Value]; first != nil {
-			l.errs.Add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: child,
+			l.add(&Error{File: l.file, Line: k.Line, Col: k.Column, Path: child,
 				Msg: fmt.Sprintf("key repeated (first at line %d)", first.Line)})
 			l.bad[child] = true
 			continue
@@ -152,14 +152,19 @@ func (l *loader) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, e := range n.Content {
-		l.decode(e, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		l.decode(e, s.Index(i), path+"["+strconv.Itoa(i)+"]")
 	}
 	v.Set(s)
 }
 
 // decodeScalar hands a scalar to yaml.v3, which knows what YAML means by
-// 0x1F, ~ or true.
+// 0x1F, ~ or true. A plain string is the common case and is set directly,
+// as yaml.v3 would, because an alias bomb makes it the hot path.
 func (l *loader) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && v.Kind() == reflect.String && n.ShortTag() == "!!str" {
+		v.SetString(n.Value)
+		return
+	}
 	if n.Kind != yaml.ScalarNode || n.Decode(v.Addr().Interface()) != nil {
 		l.mismatch(n, path, v.Type())
 	}
@@ -211,7 +216,7 @@ func (l *loader) mismatch(n *yaml.Node, path string, t reflect.Type) {
 	if t.Kind() == reflect.Slice && n.Kind == yaml.ScalarNode && simpleValue.MatchString(n.Value) {
 		msg += fmt.Sprintf(" (a list of one is [%s])", n.Value)
 	}
-	l.errs.Add(&Error{File: l.file, Line: n.Line, Col: n.Column, Path: path, Msg: msg})
+	l.add(&Error{File: l.file, Line: n.Line, Col: n.Column, Path: path, Msg: msg})
 	l.bad[path] = true
 }
 

@@ -7,10 +7,6 @@ import (
 	"strings"
 )
 
-// maxErrors is how many problems of one file are reported; a file that has
-// more is usually not a policy at all, and a screenful says so well enough.
-const maxErrors = 50
-
 // Error is one problem of a policy file, at a position when it has one.
 // Line and Col count from 1; 0 means unknown.
 type Error struct {
@@ -68,17 +64,12 @@ func (l ErrorList) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Err returns the list sorted and cut to its first problems as an error, or
-// nil when it is empty.
+// Err returns the list sorted as an error, or nil when it is empty.
 func (l ErrorList) Err() error {
 	if len(l) == 0 {
 		return nil
 	}
 	out := slices.Clone(l)
 	out.Sort()
-	if len(out) > maxErrors {
-		more := len(out) - maxErrors
-		out = append(out[:maxErrors], &Error{File: out[0].File, Msg: fmt.Sprintf("too many errors (%d more)", more)})
-	}
 	return out
 }

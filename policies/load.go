@@ -20,6 +20,14 @@ import (
 // should read at most MaxSize+1 bytes so that Load can say so.
 const MaxSize = 1 << 20
 
+// maxErrors is how many problems of one file are reported; a file that has
+// more is usually not a policy at all, and a screenful says so well enough.
+const maxErrors = 50
+
+// maxStored is how many problems Load keeps; it shows maxErrors of them and
+// counts the rest.
+const maxStored = 1000
+
 // maxNodes bounds the YAML values Load looks at, aliases expanded, so that an
 // alias bomb ("billion laughs") fails fast instead of eating memory.
 const maxNodes = 200_000
@@ -97,10 +105,10 @@ func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
 	if c == nil {
 		c = catalog.Default()
 	}
-	l := &loader{file: name, c: c, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}, bad: map[string]bool{}, quiet: map[string]bool{}}
+	l := newLoader(name, c)
 	root := l.parse(data)
 	if root == nil {
-		return nil, l.errs.Err()
+		return nil, l.err()
 	}
 	var raw rawPolicy
 	l.decode(root, reflect.ValueOf(&raw).Elem(), "")
@@ -110,7 +118,7 @@ func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
 	}
 	l.validate(&raw)
 	p := l.build(&raw)
-	if err := l.errs.Err(); err != nil {
+	if err := l.err(); err != nil {
 		return nil, err
 	}
 	p.Source = name
@@ -134,6 +142,39 @@ type loader struct {
 	// misspelt key meant, and mappings with a merge key.
 	quiet map[string]bool
 	nodes int
+	// found counts the problems, of which errs keeps the first maxStored.
+	found int
+	names *names
+}
+
+func newLoader(file string, c *catalog.Catalog) *loader {
+	return &loader{file: file, c: c, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{},
+		bad: map[string]bool{}, quiet: map[string]bool{}, names: newNames(c)}
+}
+
+// add records a problem; past maxStored it is only counted.
+func (l *loader) add(e *Error) {
+	l.found++
+	if len(l.errs) < maxStored {
+		l.errs = append(l.errs, e)
+	}
+}
+
+// err returns the problems found, sorted: the first maxErrors of them and
+// a count of the rest, or nil when there are none.
+func (l *loader) err() error {
+	if l.found == 0 {
+		return nil
+	}
+	stored := len(l.errs)
+	l.errs.Sort()
+	l.found -= stored - len(l.errs) // repeats, through aliases
+	out := l.errs
+	if l.found > maxErrors {
+		out = append(out[:maxErrors:maxErrors], &Error{File: l.file,
+			Msg: fmt.Sprintf("too many errors (%d more)", l.found-maxErrors)})
+	}
+	return out
 }
 
 // parse checks that data is a text file of a sane size and parses it into
@@ -148,10 +189,10 @@ func (l *loader) parse(data []byte) *yaml.Node {
 		l.syntaxError(err)
 		return nil
 	case second > 0:
-		l.errs.Add(&Error{File: l.file, Line: second, Msg: "a policy is one YAML document; remove the second (---)"})
+		l.add(&Error{File: l.file, Line: second, Msg: "a policy is one YAML document; remove the second (---)"})
 		return nil
 	case doc == nil || len(doc.Content) == 0 || isNull(doc.Content[0]):
-		l.errs.Add(&Error{File: l.file, Msg: `empty policy: a policy starts with "fwgen: v1"`})
+		l.add(&Error{File: l.file, Msg: `empty policy: a policy starts with "fwgen: v1"`})
 		return nil
 	}
 	return doc.Content[0]
@@ -188,14 +229,14 @@ func decodeDocs(data []byte) (doc *yaml.Node, second int, err error) {
 // error each, before the YAML parser sees them.
 func (l *loader) checkText(data []byte) bool {
 	if len(data) > MaxSize {
-		l.errs.Add(&Error{File: l.file, Msg: fmt.Sprintf(
+		l.add(&Error{File: l.file, Msg: fmt.Sprintf(
 			"policy is too big: %d bytes or more; the limit is %d bytes (1 MiB)", len(data), MaxSize)})
 		return false
 	}
 	// PowerShell 5's ">" and Notepad's "Unicode" write UTF-16, which is
 	// common on Windows and would otherwise read as binary garbage.
 	if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
-		l.errs.Add(&Error{File: l.file, Msg: "policy is UTF-16 text: save it as UTF-8"})
+		l.add(&Error{File: l.file, Msg: "policy is UTF-16 text: save it as UTF-8"})
 		return false
 	}
 	for i := 0; i < len(data); {
@@ -219,7 +260,7 @@ func (l *loader) errAtOffset(data []byte, off int, msg string) {
 	line := 1 + bytes.Count(data[:off], []byte("\n"))
 	start := bytes.LastIndexByte(data[:off], '\n') + 1
 	col := 1 + utf8.RuneCount(data[start:off])
-	l.errs.Add(&Error{File: l.file, Line: line, Col: col, Msg: msg})
+	l.add(&Error{File: l.file, Line: line, Col: col, Msg: msg})
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -235,5 +276,5 @@ func (l *loader) syntaxError(err error) {
 		e.Msg = e.Msg[6:]
 	}
 	e.Msg = "YAML syntax: " + e.Msg
-	l.errs.Add(e)
+	l.add(e)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -130,5 +132,99 @@ func TestTooManyErrors(t *testing.T) {
 	}
 	if len(list) != maxErrors+1 || !strings.HasPrefix(list[maxErrors].Msg, "too many errors (") {
 		t.Errorf("got %d errors, the last %q; want %d and a count of the rest", len(list), list[len(list)-1], maxErrors+1)
+	}
+}
+
+// TestLoadPolicy loads the policy of the format's documentation and checks
+// every field of the result: canonical ids, parsed prefixes, the policy's
+// own services and roles.
+func TestLoadPolicy(t *testing.T) {
+	src := `fwgen: v1
+name: contoso-hq
+os: [2016, ws2019, "Windows Server 2003"]
+networks:
+  clients: [10.10.0.0/16, "fd00:10::/48"]
+  admins: [10.99.0.0/24]
+rpc:
+  range: 5000-5100
+  static: {ntds: 38901, netlogon: 38902, frs: 38903, dfsr: 5722}
+optional: true
+services:
+  - id: contoso-erp
+    name: Contoso ERP
+    entries:
+      - {protocol: tcp, ports: "8443, 9000-9010", peers: clients}
+      - {protocol: udp, ports: [8443, rpc-dynamic], peers: admins, optional: true, why: Legacy console.}
+      - {protocol: icmpv4, icmp_type: 8, peers: admins}
+roles:
+  - id: erp-app
+    services: [contoso-erp, management]
+hosts:
+  - name: dcs
+    roles: [domain-controller, DNS]
+    addresses: [10.20.0.10, 10.20.0.11, "fd00:20::/64"]
+    os: [2016]
+    peers: {clients: [clients], admins: [admins]}
+  - name: erp
+    roles: [erp-app]
+    profile: [public, domain]
+`
+	got, err := Load("site.yaml", []byte(src), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	icmp := 8
+	want := &Policy{
+		Name: "contoso-hq", Source: "site.yaml", OS: []string{"2016", "2019", "2003"}, Optional: true,
+		Networks: map[string][]netip.Prefix{
+			"clients": {netip.MustParsePrefix("10.10.0.0/16"), netip.MustParsePrefix("fd00:10::/48")},
+			"admins":  {netip.MustParsePrefix("10.99.0.0/24")},
+		},
+		RPC: RPCOptions{Range: &PortRange{From: 5000, To: 5100},
+			Static: map[string]uint16{"ntds": 38901, "netlogon": 38902, "frs": 38903, "dfsr": 5722}},
+		Services: []catalog.Service{{ID: "contoso-erp", Name: "Contoso ERP", Entries: []catalog.Entry{
+			{Protocol: TCP, Ports: []string{"8443", "9000-9010"}, Peers: Clients},
+			{Protocol: UDP, Ports: []string{"8443", "rpc-dynamic"}, Peers: Admins, Optional: true, Why: "Legacy console."},
+			{Protocol: ICMPv4, ICMPType: &icmp, Peers: Admins},
+		}}},
+		Roles: []catalog.Role{{ID: "erp-app", Name: "erp-app", Services: []string{"contoso-erp", "winrm"}}},
+		Hosts: []Host{
+			{Name: "dcs", Roles: []string{"dc", "dns"}, OS: []string{"2016"},
+				Addresses: []netip.Prefix{netip.MustParsePrefix("10.20.0.10/32"), netip.MustParsePrefix("10.20.0.11/32"),
+					netip.MustParsePrefix("fd00:20::/64")},
+				Peers: map[Peer][]string{Clients: {"clients"}, Admins: {"admins"}}},
+			{Name: "erp", Roles: []string{"erp-app"}, Profiles: []string{"domain", "public"}},
+		},
+	}
+	prefixes := cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+	if diff := cmp.Diff(want, got, prefixes, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// TestDocExample loads the policy that the package documentation shows,
+// so that the documentation cannot drift from the format.
+func TestDocExample(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block strings.Builder
+	for _, line := range strings.Split(string(src), "\n") {
+		if code, ok := strings.CutPrefix(line, "//\t"); ok {
+			block.WriteString(code + "\n")
+		} else if block.Len() > 0 {
+			break // the first code block ends
+		}
+	}
+	if !strings.HasPrefix(block.String(), "fwgen: v1\n") {
+		t.Fatalf("the first code block of doc.go is not a policy:\n%s", block.String())
+	}
+	p, err := Load("doc.go", []byte(block.String()), catalog.Default())
+	if err != nil {
+		t.Fatalf("the policy of doc.go does not load:\n%v", err)
+	}
+	if _, err := Resolve(p, catalog.Default()); err != nil {
+		t.Fatalf("the policy of doc.go does not resolve: %v", err)
 	}
 }

@@ -81,7 +81,7 @@ func (l *loader) validate(raw *rawPolicy) {
 	var fes validator.ValidationErrors
 	if !errors.As(err, &fes) {
 		if err != nil {
-			l.errs.Add(&Error{File: l.file, Msg: err.Error()})
+			l.add(&Error{File: l.file, Msg: err.Error()})
 		}
 		return
 	}
@@ -130,15 +130,6 @@ func (l *loader) fieldMessage(fe validator.FieldError, path string) string {
 	return fmt.Sprintf("fails the %q check", fe.Tag())
 }
 
-// didYouMean is " (did you mean "x"?)" when s looks like a typo of one of
-// candidates, or "".
-func didYouMean(s string, candidates []string) string {
-	if m := Suggest(strings.ToLower(s), candidates); m != "" && m != s {
-		return fmt.Sprintf(" (did you mean %q?)", m)
-	}
-	return ""
-}
-
 // errorf records a problem of the value at path, at its position, unless
 // that value already has one.
 func (l *loader) errorf(path, format string, args ...any) {
@@ -160,9 +151,15 @@ func (l *loader) addAt(path string, nodes map[string]*yaml.Node, format string, 
 			break
 		}
 	}
+	// Past maxStored only the count goes on: the problems are not shown,
+	// and formatting them (with their suggestions) would cost time.
+	if len(l.errs) >= maxStored {
+		l.found++
+		return
+	}
 	e := &Error{File: l.file, Path: path, Msg: fmt.Sprintf(format, args...)}
 	e.Line, e.Col = l.position(path, nodes)
-	l.errs.Add(e)
+	l.add(e)
 }
 
 // position finds the node of path in nodes, or else of the nearest parent
