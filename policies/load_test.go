@@ -228,3 +228,37 @@ func TestDocExample(t *testing.T) {
 		t.Fatalf("the policy of doc.go does not resolve: %v", err)
 	}
 }
+
+// TestOneGroupPolicyMatchesQuickMode checks that a one-group policy file
+// resolves to the same rules as the Policy that the quick-mode flags build
+// (--role dc,dns --os 2003,2016 --static-rpc ntds=38901): the two share
+// every step after loading.
+func TestOneGroupPolicyMatchesQuickMode(t *testing.T) {
+	src := `fwgen: v1
+name: site
+os: ["2003", ws2016]
+rpc: {static: {ntds: 38901}}
+hosts:
+  - name: dcs
+    roles: [domain-controller, dns]
+`
+	p, err := Load("site.yaml", []byte(src), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := &Policy{Name: "dc+dns", Source: "command line", OS: []string{"2003", "2016"},
+		Networks: map[string][]netip.Prefix{}, RPC: RPCOptions{Static: map[string]uint16{"ntds": 38901}},
+		Hosts: []Host{{Name: "dc+dns", Roles: []string{"dc", "dns"}, Peers: map[Peer][]string{}}}}
+	fromFile, err := Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFlags, err := Resolve(quick, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := cmpopts.IgnoreFields(Group{}, "Name")
+	if diff := cmp.Diff(fromFlags.Groups, fromFile.Groups, names, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("rules (-quick mode +policy file):\n%s", diff)
+	}
+}
