@@ -44,13 +44,13 @@ type winScript struct {
 	Rules  []winRule
 }
 
-// Unsupported lists the Windows versions of rs's OS mixes that cannot run
+// Unsupported lists the Windows versions of rs's servers (Group.Hosts) that cannot run
 // f's output, because they are older than f.MinBuild: each once, oldest
 // first.
 func Unsupported(f Format, rs *policies.Ruleset) []policies.OSVersion {
 	var out []policies.OSVersion
 	for _, g := range rs.Groups {
-		for _, v := range g.OS {
+		for _, v := range g.Hosts() {
 			if f.MinBuild > 0 && v.Build < f.MinBuild &&
 				!slices.ContainsFunc(out, func(o policies.OSVersion) bool { return o.ID == v.ID }) {
 				out = append(out, v)

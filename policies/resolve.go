@@ -137,7 +137,7 @@ func (r *resolver) osMix() error {
 	}
 	slices.SortStableFunc(r.oses, func(a, b *catalog.OS) int { return a.Build - b.Build })
 	for _, o := range r.oses {
-		r.g.OS = append(r.g.OS, OSVersion{ID: o.ID, Name: o.Name, Build: o.Build, Legacy: o.Build < legacyBuild})
+		r.g.OS = append(r.g.OS, OSVersion{ID: o.ID, Name: o.Name, Kind: o.Kind, Build: o.Build, Legacy: o.Build < legacyBuild})
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (r *resolver) rpcChoice() error {
 		return nil
 	}
 	byRange := map[PortRange][]string{}
-	for _, o := range r.oses {
+	for _, o := range r.listeners() {
 		if _, ok := byRange[o.RPCDynamic]; !ok {
 			r.g.RPC.Ranges = append(r.g.RPC.Ranges, o.RPCDynamic)
 		}
@@ -169,8 +169,20 @@ func (r *resolver) rpcChoice() error {
 	for _, pr := range r.g.RPC.Ranges {
 		parts = append(parts, fmt.Sprintf("%s for %s", pr, strings.Join(byRange[pr], ", ")))
 	}
-	r.g.RPC.Reason = "default RPC dynamic range of the OS mix (KB 929851): " + strings.Join(parts, "; ")
+	r.g.RPC.Reason = "default RPC dynamic range of the servers' OS (KB 929851): " + strings.Join(parts, "; ")
 	return nil
+}
+
+// listeners are the OS versions whose RPC dynamic range the group's servers
+// listen on (Group.Hosts): client versions in the mix are peers, and their
+// own ranges open nothing on the servers.
+func (r *resolver) listeners() []*catalog.OS {
+	var out []*catalog.OS
+	for _, v := range r.g.Hosts() {
+		o, _ := r.c.OS(v.ID) // osMix found it
+		out = append(out, o)
+	}
+	return out
 }
 
 // scopes maps each peer class to source addresses and notes the classes

@@ -244,3 +244,22 @@ func TestViewsMergePorts(t *testing.T) {
 		t.Errorf("135/tcp should list every service that needs it, got %+v", byPort[i])
 	}
 }
+
+// TestClientVersionsDoNotWidenTheRange: XP clients of 2016 DCs do not open
+// 1025-5000 on the DCs; the range is where the servers listen.
+func TestClientVersionsDoNotWidenTheRange(t *testing.T) {
+	g := resolve(t, quick([]string{"dc"}, []string{"2016", "xp"}))
+	if has(g, TCP, "1025-5000") || !has(g, TCP, "49152-65535") {
+		t.Errorf("RPC ranges %v, want 49152-65535 only", g.RPC.Ranges)
+	}
+	if !slices.ContainsFunc(g.Needs, func(n Need) bool { return n.Service == "group-policy" && n.Proto == ICMPv4 }) {
+		t.Error("the XP clients still need Group Policy's ICMP")
+	}
+	if hosts := g.Hosts(); len(hosts) != 1 || hosts[0].ID != "2016" {
+		t.Errorf("Hosts() = %v, want 2016 only", hosts)
+	}
+	ws := resolve(t, quick([]string{"management"}, []string{"xp", "10"}))
+	if !has(ws, TCP, "80") || len(ws.Hosts()) != 2 {
+		t.Errorf("a mix of client versions only is the hosts themselves: %v", ws.Hosts())
+	}
+}

@@ -66,8 +66,25 @@ type Group struct {
 type OSVersion struct {
 	ID     string `json:"id"`
 	Name   string `json:"name"`
+	Kind   string `json:"kind"` // "server" or "client"
 	Build  int    `json:"build"`
 	Legacy bool   `json:"legacy"` // before Vista / Server 2008
+}
+
+// Hosts are the versions the group's own servers run: the server versions
+// of the OS mix, or the whole mix when it names client versions only. The
+// other versions are peers that talk to the servers.
+func (g *Group) Hosts() []OSVersion {
+	var servers []OSVersion
+	for _, v := range g.OS {
+		if v.Kind == "server" {
+			servers = append(servers, v)
+		}
+	}
+	if len(servers) == 0 {
+		return g.OS
+	}
+	return servers
 }
 
 // RPCChoice is the port range that stands for "RPC dynamic" in a group.

@@ -5,7 +5,7 @@ rem Runs on Windows Vista / Windows Server 2008 and later. Rule names start with
 rem RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords).
 rem
 rem Host group dc: roles dc; OS mix Windows Server 2016; profiles any.
-rem   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2016.
+rem   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016.
 rem   Note: admins may connect from any address: the policy gives no addresses for them
 rem   Note: clients may connect from any address: the policy gives no addresses for them
 rem   Note: members may connect from any address: the policy gives no addresses for them

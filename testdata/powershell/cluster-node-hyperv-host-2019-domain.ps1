@@ -2,7 +2,7 @@
 # Runs on Windows 8 / Windows Server 2012 and later. Rule group: fwgen: cluster-node-hyperv-host
 #
 # Host group cluster-node-hyperv-host: roles cluster-node, hyperv-host; OS mix Windows Server 2019; profiles domain.
-#   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2019.
+#   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2019.
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them
 #   Left out: cluster-node/cluster udp 137 Cluster Administrator: optional, left out (include with --optional): NetBIOS name resolution for the Cluster Administrator console; the NetBIOS ports are optional where names resolve through DNS (Server section).

@@ -3,7 +3,7 @@
 # WARNING: Windows Server 2008 R2 cannot run this script; use --emit netsh for those hosts.
 #
 # Host group dc: roles dc; OS mix Windows Server 2008 R2, Windows Server 2016; profiles any.
-#   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2008 R2, Windows Server 2016.
+#   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2008 R2, Windows Server 2016.
 #   Note: admins may connect from any address: the policy gives no addresses for them
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them

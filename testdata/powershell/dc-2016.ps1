@@ -2,7 +2,7 @@
 # Runs on Windows 8 / Windows Server 2012 and later. Rule group: fwgen: dc
 #
 # Host group dc: roles dc; OS mix Windows Server 2016; profiles any.
-#   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2016.
+#   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016.
 #   Note: admins may connect from any address: the policy gives no addresses for them
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them

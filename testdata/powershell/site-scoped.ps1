@@ -2,7 +2,7 @@
 # Runs on Windows 8 / Windows Server 2012 and later. Rule group: Contoso Server Firewall
 #
 # Host group dcs: roles dc; OS mix Windows Server 2016, Windows Server 2019; profiles domain.
-#   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
+#   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
 #   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no host runs Windows Server 2008 or Windows Server 2008 R2)
 #   Left out: dc/browser tcp 139 NetBIOS Session Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/browser udp 137 NetBIOS Name Resolution: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
@@ -12,7 +12,7 @@
 #   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no host runs Windows 2000)
 #
 # Host group vpn: roles vpn, management; OS mix Windows Server 2016, Windows Server 2019; profiles public, domain.
-#   RPC dynamic range 49152-65535: default RPC dynamic range of the OS mix (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
+#   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTPS on TCP 443. (every host runs Windows Server 2008 R2 or later)
 #   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every host runs Windows Server 2008 R2 or later)
