@@ -43,10 +43,12 @@
 //   - os: the default OS mix, for host groups without an os of their own.
 //     Windows versions in any common spelling ("2008 R2", ws2016, win10, xp);
 //     quoting them ("2016") keeps YAML from reading numbers, though either
-//     works. The mix decides the RPC dynamic range (1025-5000 before Vista and
-//     Server 2008, 49152-65535 after, both when both kinds are present) and
-//     which OS-dependent entries apply, so list the clients' versions too
-//     where they matter (XP clients need ICMP for Group Policy).
+//     works. The server versions of the mix decide the RPC dynamic range the
+//     servers listen on (1025-5000 before Vista and Server 2008, 49152-65535
+//     after, both when both kinds are present; client versions count only
+//     when the mix names no server version). The whole mix decides which
+//     OS-dependent entries apply, so list the clients' versions too where
+//     they matter (XP clients need ICMP for Group Policy).
 //   - networks: named address lists that peers refer to. Each address is an
 //     IPv4 or IPv6 address (standing for itself, /32 or /128) or a prefix.
 //     A prefix with host bits set (10.0.0.5/24) is an error, not silently
