@@ -95,7 +95,7 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 		}
 	}
 	if opts.DefaultDeny && chain == chainInput {
-		drops = []iptRule{{Notes: []string{"--default-deny: the rest"},
+		drops = []iptRule{{Notes: []string{"--default-deny: drop the rest"},
 			Lines: []string{t.line("", `-m comment --comment "default deny"`, "DROP")}}}
 	}
 	d.Rules = append(d.Rules, drops...)
@@ -162,7 +162,7 @@ func (t iptables) essentials(chain string) []iptRule {
 		lines = append(lines, t.line(fmt.Sprintf("%s %d", t.icmp, ty),
 			fmt.Sprintf(`-m comment --comment "essential: %s %s"`, t.icmpType, icmpName(proto, ty)), "ACCEPT"))
 	}
-	return []iptRule{{Notes: []string{"--default-deny keeps these open: replies, loopback, ICMP errors, IPv6 neighbour discovery"}, Lines: lines}}
+	return []iptRule{{Notes: []string{essentialNote(chain, t.fam == 6)}, Lines: lines}}
 }
 
 // group writes a group's rules of this family: one line per source, server

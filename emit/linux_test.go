@@ -159,11 +159,15 @@ func TestLinuxRoundTrip(t *testing.T) {
 func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) {
 	rules := emitString(t, f.name, rs, opts)
 	ns := fwtest.NewNetns(t)
-	if err := f.apply(ns, rules, opts.Chain); err != nil {
+	if err := f.apply(ns, rules, chainOf(opts)); err != nil {
 		t.Fatalf("%v\n%s", err, rules)
 	}
 	before := f.listing(t, ns)
-	got, err := acceptedFlows(f, f.chains(t, ns, opts.Table), opts, rs)
+	table := opts.Table
+	if table == "" {
+		table = "fwgen"
+	}
+	got, err := acceptedFlows(f, f.chains(t, ns, table), opts, rs)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, rules)
 	}
@@ -171,8 +175,8 @@ func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) 
 	if diff := cmp.Diff(want.Strings(), got.Strings()); diff != "" {
 		t.Errorf("accepted flows (-want from the Ruleset +got from the kernel):\n%s", diff)
 	}
-	checkComments(t, f, rs, f.chains(t, ns, opts.Table))
-	if err := f.apply(ns, rules, opts.Chain); err != nil {
+	checkComments(t, f, rs, f.chains(t, ns, table))
+	if err := f.apply(ns, rules, chainOf(opts)); err != nil {
 		t.Fatalf("second load: %v", err)
 	}
 	if diff := cmp.Diff(before, f.listing(t, ns)); diff != "" {
@@ -384,11 +388,10 @@ func wantDrops(f linuxFormat, opts Options, rs *policies.Ruleset) []string {
 	return out
 }
 
+// chainOf is the chain opts name, "input" when none.
 func chainOf(opts Options) string {
-	if opts.Chain == "" {
-		return "input"
-	}
-	return opts.Chain
+	chain, _ := linuxChain(opts)
+	return chain
 }
 
 // checkComments checks that the comment of every accept rule in the kernel

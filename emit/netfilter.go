@@ -123,6 +123,19 @@ var (
 	essentialICMPv6 = []int{1, 2, 3, 4, 133, 134, 135, 136}
 )
 
+// essentialNote heads the rules --default-deny keeps open.
+func essentialNote(chain string, ipv6 bool) string {
+	what := []string{"replies"}
+	if chain == chainInput {
+		what = append(what, "loopback")
+	}
+	what = append(what, "ICMP errors")
+	if ipv6 {
+		what = append(what, "IPv6 neighbour discovery")
+	}
+	return "--default-deny keeps these open: " + strings.Join(what, ", ")
+}
+
 // icmpNames are the names nftables gives ICMP types.
 var icmpNames = map[policies.Proto]map[int]string{
 	policies.ICMPv4: {0: "echo-reply", 3: "destination-unreachable", 5: "redirect", 8: "echo-request",

@@ -91,7 +91,7 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 // loopback, ICMP errors and neighbour discovery keep working.
 func nftEssentials(chain string) []nftRule {
 	rules := []nftRule{
-		{Notes: []string{"--default-deny keeps these open: replies, loopback, ICMP errors, IPv6 neighbour discovery"},
+		{Notes: []string{essentialNote(chain, true)},
 			Text: `ct state established,related accept comment "essential: established, related"`},
 		{Text: `ct state invalid drop comment "essential: invalid"`},
 	}
@@ -216,7 +216,7 @@ func (b *nftBuilder) set(name, typ, elements string) string {
 func (b *nftBuilder) unique(name string) string {
 	n := name
 	for i := 2; b.names[n] != ""; i++ {
-		n = fmt.Sprintf("%s%d", name, i)
+		n = fmt.Sprintf("%s-%d", name, i)
 	}
 	b.names[n] = "group"
 	return n
@@ -251,26 +251,14 @@ func nftPrefix(p netip.Prefix) string {
 	return p.String()
 }
 
-// nftIdent makes a group name into the start of a set name: lower-case
-// letters, digits and underscores, beginning with a letter.
+// nftIdent makes a group name into the start of a set name: the group's
+// slug, beginning with a letter as an nft identifier must.
 func nftIdent(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9' && b.Len() > 0:
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
-			b.WriteByte('_')
-		}
-		if b.Len() >= 24 {
-			break
-		}
+	s := slug(name, 24)
+	if s == "" || s[0] < 'a' {
+		s = "g-" + s
 	}
-	s := strings.TrimSuffix(b.String(), "_")
-	if s == "" {
-		return "group"
-	}
-	return s
+	return strings.TrimSuffix(s, "-")
 }
 
 // nftString quotes s for nft: a quoted string cannot escape a double quote,

@@ -132,10 +132,10 @@ func TestNftString(t *testing.T) {
 func TestNftIdent(t *testing.T) {
 	for in, want := range map[string]string{
 		"dc":                    "dc",
-		"DCs (site 1)":          "dcs_site_1",
-		"2016-dcs":              "dcs",
-		"":                      "group",
-		"é$":                    "group",
+		"DCs (site 1)":          "dcs-site-1",
+		"2016-dcs":              "g-2016-dcs",
+		"":                      "g",
+		"é$":                    "g",
 		strings.Repeat("a", 40): strings.Repeat("a", 24),
 	} {
 		if got := nftIdent(in); got != want {
@@ -162,7 +162,7 @@ func TestNftSetNames(t *testing.T) {
 		}
 		seen[s.Name] = s.Elements
 	}
-	if !strings.Contains(renderNft(t, d), "@line_one_write_host_inje2_dst_v4") {
+	if !strings.Contains(renderNft(t, d), "@line-one-write-host-inje-2_dst_v4") {
 		t.Errorf("the fourth group does not match its own servers:\n%s", renderNft(t, d))
 	}
 }
@@ -248,16 +248,19 @@ func TestSplitFamilies(t *testing.T) {
 	}
 }
 
-// TestLinuxHostileRoundTrip loads the hostile Ruleset and checks that the
-// kernel holds exactly its flows, and each rule's comment as nftString or
+// TestLinuxGoldenRoundTrip loads every golden case, the hostile one and
+// the site policy of several groups among them, and checks that the kernel
+// holds exactly their flows, each rule with its comment as nftString or
 // iptString wrote it.
-func TestLinuxHostileRoundTrip(t *testing.T) {
+func TestLinuxGoldenRoundTrip(t *testing.T) {
 	fwtest.Require(t, linuxTools...)
-	for _, f := range linuxFormats {
-		t.Run(f.name, func(t *testing.T) {
-			rs := linuxHostile()
-			opts := Options{Chain: "forward", DefaultDeny: true, Table: "fwgen"}
-			roundTrip(t, f, rs, opts)
-		})
+	for _, c := range linuxGoldens() {
+		rs := c.rs(t)
+		for _, f := range linuxFormats {
+			t.Run(c.name+"/"+f.name, func(t *testing.T) {
+				t.Parallel()
+				roundTrip(t, f, rs, c.opts)
+			})
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -142,8 +143,9 @@ func (n *Netns) Sysctl(t testing.TB, name, value string) {
 	}
 }
 
-// Link joins two namespaces with a veth pair and gives each end its
-// addresses. It returns the names of the two ends.
+// Link joins two namespaces with a veth pair, gives each end its
+// addresses and waits until they can be used. It returns the names of the
+// two ends.
 func Link(t testing.TB, a *Netns, aAddrs []netip.Prefix, b *Netns, bAddrs []netip.Prefix) (string, string) {
 	t.Helper()
 	a.links++
@@ -160,11 +162,28 @@ func Link(t testing.TB, a *Netns, aAddrs []netip.Prefix, b *Netns, bAddrs []neti
 		addrs []netip.Prefix
 	}{{a, aName, aAddrs}, {b, bName, bAddrs}} {
 		for _, p := range end.addrs {
-			end.ns.Must("ip", "addr", "add", p.String(), "dev", end.name)
+			end.ns.Must("ip", "addr", "add", p.String(), "dev", end.name, "nodad")
 		}
 		end.ns.Must("ip", "link", "set", end.name, "up")
 	}
+	a.settle(t)
+	b.settle(t)
 	return aName, bName
+}
+
+// settle waits until no IPv6 address of the namespace is tentative: even
+// without duplicate address detection, the kernel makes an address usable
+// a moment after its link comes up.
+func (n *Netns) settle(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if len(bytes.TrimSpace(n.Must("ip", "-6", "addr", "show", "tentative"))) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in %s: IPv6 addresses still tentative:\n%s", n.Name, n.Must("ip", "-6", "addr", "show", "tentative"))
+		}
+	}
 }
 
 // Do runs f on a thread that has entered the namespace; sockets f opens
