@@ -109,7 +109,7 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 func (t iptables) apply(ipv6 bool) []string {
 	lines := []string{
 		fmt.Sprintf("Load with: %s --noflush < FILE", t.restore),
-		"and once, to send the traffic through the chain:",
+		"then send the traffic through the chain (this adds the jump only when it is missing):",
 		"  " + iptJumpCommand(t.cmd, t.hook, t.chain),
 	}
 	if t.fam == 4 {
