@@ -12,7 +12,7 @@ import (
 )
 
 // Probe timeouts. Probes run at once, so a round of probes that should
-// fail takes passTimeout. One that should get through answers at once but
+// fail takes blockTimeout. One that should get through answers at once but
 // on a busy machine, so it may take longer, and a slow answer must not pass
 // for a dropped packet.
 const (
@@ -31,7 +31,7 @@ var trafficFormats = map[string][]linuxFormat{
 func applyAll(t *testing.T, ns *fwtest.Netns, fs []linuxFormat, rs *policies.Ruleset, opts Options) {
 	t.Helper()
 	for _, f := range fs {
-		if err := f.apply(ns, emitString(t, f.name, rs, opts), opts.Chain); err != nil {
+		if err := f.apply(ns, emitString(t, f.name, rs, opts), chainOf(opts)); err != nil {
 			t.Fatal(err)
 		}
 	}
