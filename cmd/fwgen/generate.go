@@ -101,7 +101,9 @@ func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error)
 	}
 	var buf bytes.Buffer
 	if err := f.Emitter.Emit(&buf, rs, opts); err != nil {
-		return nil, err
+		// Emitters write to memory; what they refuse is the combination
+		// of format options and input the command was given.
+		return nil, usageError{fmt.Errorf("--emit %s: %w", f.Name, err)}
 	}
 	o.warn(f, rs)
 	return buf.Bytes(), nil
