@@ -42,9 +42,7 @@ var goldenCases = []goldenCase{
 // names it, so that the goldens are also what the command prints.
 func (c goldenCase) ruleset(t *testing.T) *policies.Ruleset {
 	t.Helper()
-	name := policies.QuickName(c.roles)
-	p := &policies.Policy{Name: name, Source: "command line", OS: c.os, RPC: c.rpc,
-		Hosts: []policies.Host{{Name: name, Roles: c.roles, Peers: map[policies.Peer][]string{}}}}
+	p := policies.Quick{Roles: c.roles, OS: c.os, RPC: c.rpc}.Policy()
 	rs, err := policies.Resolve(p, catalog.Default())
 	if err != nil {
 		t.Fatalf("%s: %v", c.name, err)

@@ -37,15 +37,7 @@ var linuxCases = []linuxCase{
 // peer class limited to from, the servers at to.
 func (c linuxCase) ruleset(t *testing.T, from, to []netip.Prefix) *policies.Ruleset {
 	t.Helper()
-	h := policies.Host{Name: c.name, Roles: c.roles, Addresses: to, Peers: map[policies.Peer][]string{}}
-	p := &policies.Policy{Name: c.name, Source: "command line", OS: c.os, Networks: map[string][]netip.Prefix{}}
-	if len(from) > 0 {
-		p.Networks["from"] = from
-		for _, peer := range []policies.Peer{policies.Clients, policies.Members, policies.Admins} {
-			h.Peers[peer] = []string{"from"}
-		}
-	}
-	p.Hosts = []policies.Host{h}
+	p := policies.Quick{Roles: c.roles, OS: c.os, From: from, To: to}.Policy()
 	rs, err := policies.Resolve(p, catalog.Default())
 	if err != nil {
 		t.Fatal(err)

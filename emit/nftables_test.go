@@ -21,7 +21,7 @@ type linuxGolden struct {
 
 func linuxGoldens() []linuxGolden {
 	quick := func(roles, oses []string, from, to []netip.Prefix) func(t *testing.T) *policies.Ruleset {
-		c := linuxCase{name: strings.Join(roles, "+"), roles: roles, os: oses}
+		c := linuxCase{name: policies.QuickName(roles), roles: roles, os: oses}
 		return func(t *testing.T) *policies.Ruleset { return c.ruleset(t, from, to) }
 	}
 	site := func(t *testing.T) *policies.Ruleset { return winCase{policy: sitePolicy()}.ruleset(t) }

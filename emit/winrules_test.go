@@ -22,9 +22,7 @@ type winCase struct {
 
 // quickPolicy is what quick mode builds from --role, --os and --profile.
 func quickPolicy(roles, oses, profiles []string) *policies.Policy {
-	name := policies.QuickName(roles)
-	return &policies.Policy{Name: name, Source: "command line", OS: oses,
-		Hosts: []policies.Host{{Name: name, Roles: roles, Profiles: profiles}}}
+	return policies.Quick{Roles: roles, OS: oses, Profiles: profiles}.Policy()
 }
 
 func winCases() []winCase {

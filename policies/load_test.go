@@ -246,9 +246,8 @@ hosts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	quick := &Policy{Name: "dc+dns", Source: "command line", OS: []string{"2003", "2016"},
-		Networks: map[string][]netip.Prefix{}, RPC: RPCOptions{Static: map[string]uint16{"ntds": 38901}},
-		Hosts: []Host{{Name: "dc+dns", Roles: []string{"dc", "dns"}, Peers: map[Peer][]string{}}}}
+	quick := Quick{Roles: []string{"dc", "dns"}, OS: []string{"2003", "2016"},
+		RPC: RPCOptions{Static: map[string]uint16{"ntds": 38901}}}.Policy()
 	fromFile, err := Resolve(p, catalog.Default())
 	if err != nil {
 		t.Fatal(err)

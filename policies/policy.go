@@ -53,6 +53,35 @@ type Host struct {
 	Profiles []string
 }
 
+// Quick holds what quick mode's flags say: one group of servers.
+type Quick struct {
+	Roles    []string // role ids
+	OS       []string // OS ids
+	From     []netip.Prefix
+	To       []netip.Prefix
+	Profiles []string
+	RPC      RPCOptions
+	Optional bool
+}
+
+// Policy returns the one-group Policy that the flags describe, so that quick
+// mode and site policies share every later step. From scopes every peer
+// class; To are the servers' addresses.
+func (q Quick) Policy() *Policy {
+	name := QuickName(q.Roles)
+	h := Host{Name: name, Roles: q.Roles, Addresses: q.To, Profiles: q.Profiles, Peers: map[Peer][]string{}}
+	p := &Policy{Name: name, Source: "command line", OS: q.OS, RPC: q.RPC, Optional: q.Optional,
+		Networks: map[string][]netip.Prefix{}}
+	if len(q.From) > 0 {
+		p.Networks["from"] = q.From
+		for _, peer := range []Peer{Clients, Members, Admins} {
+			h.Peers[peer] = []string{"from"}
+		}
+	}
+	p.Hosts = []Host{h}
+	return p
+}
+
 // QuickName names the policy and host group that quick mode makes of its
 // roles: "dc", or "cluster-node-hyperv-host". It is a valid group name, so
 // that a one-group site policy can name its group the same.

@@ -147,18 +147,16 @@ func (o *genOptions) noteOmitted(rs *policies.Ruleset) {
 	}
 }
 
-// quickPolicy builds the one-group Policy that the flags describe, so that
-// quick mode and site policies share every later step.
+// quickPolicy checks the quick-mode flags and builds their Policy.
 func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
-	p := &policies.Policy{Source: "command line", Optional: o.optional, Networks: map[string][]netip.Prefix{}}
-	var roleIDs []string
+	q := policies.Quick{Optional: o.optional}
 	for _, name := range o.roles {
 		r, err := c.Role(name)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%w; valid roles: %s", err, strings.Join(roleNames(c), ", "))}
 		}
-		if !slices.Contains(roleIDs, r.ID) {
-			roleIDs = append(roleIDs, r.ID)
+		if !slices.Contains(q.Roles, r.ID) {
+			q.Roles = append(q.Roles, r.ID)
 		}
 	}
 	if len(o.oses) == 0 {
@@ -169,30 +167,22 @@ func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%w; valid versions: %s", err, strings.Join(osNames(c), ", "))}
 		}
-		p.OS = append(p.OS, v.ID)
+		q.OS = append(q.OS, v.ID)
 	}
-	p.Name = policies.QuickName(roleIDs)
-	h := policies.Host{Name: p.Name, Roles: roleIDs, Peers: map[policies.Peer][]string{}}
 	var err error
-	if h.Profiles, err = parseProfiles(o.profiles); err != nil {
+	if q.Profiles, err = parseProfiles(o.profiles); err != nil {
 		return nil, err
 	}
-	if h.Addresses, err = parsePrefixes("--to", o.to); err != nil {
+	if q.To, err = parsePrefixes("--to", o.to); err != nil {
 		return nil, err
 	}
-	if len(o.from) > 0 {
-		if p.Networks["from"], err = parsePrefixes("--from", o.from); err != nil {
-			return nil, err
-		}
-		for _, peer := range []policies.Peer{policies.Clients, policies.Members, policies.Admins} {
-			h.Peers[peer] = []string{"from"}
-		}
-	}
-	if p.RPC, err = parseRPC(o.rpcRange, o.staticRPC, c); err != nil {
+	if q.From, err = parsePrefixes("--from", o.from); err != nil {
 		return nil, err
 	}
-	p.Hosts = []policies.Host{h}
-	return p, nil
+	if q.RPC, err = parseRPC(o.rpcRange, o.staticRPC, c); err != nil {
+		return nil, err
+	}
+	return q.Policy(), nil
 }
 
 func parseProfiles(in []string) ([]string, error) {
