@@ -52,4 +52,4 @@ else
 fi
 
 say "fuzzing the policy loader for 30s"
-go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 30s ./policies
+go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime 30s -fuzzminimizetime 5s ./policies
