@@ -162,7 +162,7 @@ func icmpName(p policies.Proto, t int) string {
 func linuxHeader(rs *policies.Ruleset, chain string) []string {
 	h := []string{fmt.Sprintf("fwgen: policy %s (%s), inbound rules for the %s chain", rs.Policy, rs.Source, chain)}
 	for _, g := range rs.Groups {
-		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), winOSNames(g.OS)))
+		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), osNameList(g.OS)))
 		servers := "any address of this host"
 		if len(g.Addresses) > 0 {
 			servers = policies.SourcesKey(g.Addresses)
@@ -176,7 +176,7 @@ func linuxHeader(rs *policies.Ruleset, chain string) []string {
 			h = append(h, "    "+s)
 		}
 	}
-	h = append(h, winRefs(rs)...)
+	h = append(h, referenceLines(rs)...)
 	for i, l := range h {
 		h[i] = oneLine(l)
 	}

@@ -304,7 +304,7 @@ func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []str
 		fmt.Sprintf("Runs on %s and later. %s", f.MinOS, owner),
 	}
 	if old := Unsupported(f, rs); len(old) > 0 {
-		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; use --emit %s for those hosts.", winOSNames(old), f.Instead))
+		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; use --emit %s for those hosts.", osNameList(old), f.Instead))
 	}
 	if opts.RPCKeywords {
 		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords).")
@@ -312,7 +312,7 @@ func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []str
 	for _, g := range rs.Groups {
 		h = append(h, winGroupHeader(&g)...)
 	}
-	return append(h, winRefs(rs)...)
+	return append(h, referenceLines(rs)...)
 }
 
 func winGroupHeader(g *policies.Group) []string {
@@ -321,7 +321,7 @@ func winGroupHeader(g *policies.Group) []string {
 		profiles = strings.Join(g.Profiles, ", ")
 	}
 	h := []string{"",
-		fmt.Sprintf("Host group %s: roles %s; OS mix %s; profiles %s.", g.Name, strings.Join(g.Roles, ", "), winOSNames(g.OS), profiles),
+		fmt.Sprintf("Host group %s: roles %s; OS mix %s; profiles %s.", g.Name, strings.Join(g.Roles, ", "), osNameList(g.OS), profiles),
 		fmt.Sprintf("  RPC dynamic range %s: %s.", PortList(g.RPC.Ranges), g.RPC.Reason)}
 	for _, s := range g.RPC.Static {
 		h = append(h, fmt.Sprintf("  Static RPC port: %s on %d.", s.Interface, s.Port))
@@ -337,8 +337,9 @@ func winGroupHeader(g *policies.Group) []string {
 	return h
 }
 
-// winRefs lists each document the rules cite, once.
-func winRefs(rs *policies.Ruleset) []string {
+// referenceLines lists each document the rules cite, once.
+// referenceLines lists every document the rules cite, once, for a header.
+func referenceLines(rs *policies.Ruleset) []string {
 	seen := map[string]bool{}
 	var h []string
 	for _, g := range rs.Groups {
@@ -359,7 +360,8 @@ func winRefs(rs *policies.Ruleset) []string {
 	return append([]string{"", "References:"}, h...)
 }
 
-func winOSNames(vs []policies.OSVersion) string {
+// osNameList names OS versions, comma-separated.
+func osNameList(vs []policies.OSVersion) string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = v.Name
