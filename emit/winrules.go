@@ -337,7 +337,6 @@ func winGroupHeader(g *policies.Group) []string {
 	return h
 }
 
-// referenceLines lists each document the rules cite, once.
 // referenceLines lists every document the rules cite, once, for a header.
 func referenceLines(rs *policies.Ruleset) []string {
 	seen := map[string]bool{}
