@@ -40,7 +40,7 @@ var goldenCases = []goldenCase{
 
 // ruleset resolves the case with the embedded catalog, named as quick mode
 // names it, so that the goldens are also what the command prints.
-func (c goldenCase) ruleset(t *testing.T) *policies.Ruleset {
+func (c goldenCase) ruleset(t testing.TB) *policies.Ruleset {
 	t.Helper()
 	p := policies.Quick{Roles: c.roles, OS: c.os, RPC: c.rpc}.Policy()
 	rs, err := policies.Resolve(p, catalog.Default())
