@@ -74,7 +74,7 @@ func (l *loader) prefixes(path string, in []string) []netip.Prefix {
 		if s == "" {
 			continue // the validator said so
 		}
-		p, err := parsePrefix(s)
+		p, err := ParsePrefix(s)
 		switch {
 		case err != nil:
 			l.errorf(at, "%v", err)
@@ -88,11 +88,11 @@ func (l *loader) prefixes(path string, in []string) []netip.Prefix {
 	return out
 }
 
-// parsePrefix reads "10.0.0.0/24", "fd00::/48", or a bare address, which
+// ParsePrefix reads "10.0.0.0/24", "fd00::/48", or a bare address, which
 // stands for itself (/32 or /128). A prefix with host bits set
 // (10.0.0.5/24) is an error rather than silently widened or narrowed:
 // the writer may have meant the network or the one host.
-func parsePrefix(s string) (netip.Prefix, error) {
+func ParsePrefix(s string) (netip.Prefix, error) {
 	var p netip.Prefix
 	if strings.Contains(s, "/") {
 		var err error
@@ -238,7 +238,7 @@ func (l *loader) peerNetworks(path string, in []string, networks map[string][]st
 	for i, name := range in {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		_, known := networks[name]
-		_, addrErr := parsePrefix(name)
+		_, addrErr := ParsePrefix(name)
 		switch {
 		case name == "":
 			l.errorf(at, "empty")

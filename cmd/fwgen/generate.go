@@ -203,21 +203,13 @@ func parseProfiles(in []string) ([]string, error) {
 	return out, nil
 }
 
-// parsePrefixes reads addresses and CIDRs; a bare address is a /32 or /128.
+// parsePrefixes reads addresses and CIDRs as a site policy does.
 func parsePrefixes(flag string, in []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range in {
-		s = strings.TrimSpace(s)
-		p, err := netip.ParsePrefix(s)
+		p, err := policies.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, usagef("%s %q: not an IP address or CIDR", flag, s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p != p.Masked() {
-			return nil, usagef("%s %q: host bits are set; did you mean %s?", flag, s, p.Masked())
+			return nil, usagef("%s: %v", flag, err)
 		}
 		out = append(out, p)
 	}
