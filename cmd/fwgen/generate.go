@@ -81,6 +81,7 @@ func quickRun(o *genOptions) error {
 		return err
 	}
 	o.noteOmitted(rs)
+	o.warnUnused([]emit.Format{f})
 	out, err := o.render(f, rs)
 	if err != nil {
 		return err
@@ -99,6 +100,10 @@ func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
+	return o.renderWith(f, rs, opts)
+}
+
+func (o *genOptions) renderWith(f emit.Format, rs *policies.Ruleset, opts emit.Options) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := f.Emitter.Emit(&buf, rs, opts); err != nil {
 		// Emitters write to memory; what they refuse is the combination
@@ -107,6 +112,35 @@ func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error)
 	}
 	o.warn(f, rs)
 	return buf.Bytes(), nil
+}
+
+// formatOptions names the formats that each format option changes.
+var formatOptions = []struct {
+	flag    string
+	set     func(*genOptions) bool
+	formats []string
+}{
+	{"--group", func(o *genOptions) bool { return o.group != "" }, []string{"powershell", "netsh"}},
+	{"--rpc-keywords", func(o *genOptions) bool { return o.rpcKeywords }, []string{"powershell", "netsh"}},
+	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables"}},
+	{"--table", func(o *genOptions) bool { return o.table != "fwgen" }, []string{"nftables", "iptables", "ip6tables"}},
+	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables"}},
+}
+
+// warnUnused says on stderr which format options none of the chosen
+// formats uses, so that nobody believes, say, a PowerShell script denies by
+// default because --default-deny was given.
+func (o *genOptions) warnUnused(formats []emit.Format) {
+	for _, fo := range formatOptions {
+		if !fo.set(o) {
+			continue
+		}
+		used := slices.ContainsFunc(formats, func(f emit.Format) bool { return slices.Contains(fo.formats, f.Name) })
+		if !used {
+			fmt.Fprintf(o.stderr, "fwgen: warning: %s changes only %s output; --emit %s ignores it\n",
+				fo.flag, strings.Join(fo.formats, ", "), formats[0].Name)
+		}
+	}
 }
 
 // warn says on stderr which hosts of a group are too old for the format.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,6 +63,7 @@ func generateRun(o *genOptions) error {
 		return err
 	}
 	o.noteOmitted(rs)
+	o.warnUnused(formats)
 	if o.output == "" {
 		if len(formats) != 1 {
 			return usagef("--emit all writes one file per host group and format: give a directory with -o")
@@ -109,7 +111,15 @@ func loadPolicy(name string) (*policies.Policy, error) {
 
 // siteFiles renders every output of a site in memory: one file per host
 // group and format, and the CSV of the whole site.
+//
+// Each group's files name their own Windows Firewall rule group and their
+// own nftables table and iptables chains, so that two groups' files applied
+// to one GPO store or one router add up instead of replacing each other.
 func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map[string][]byte, error) {
+	base, err := o.emitOptions()
+	if err != nil {
+		return nil, err
+	}
 	files := map[string][]byte{}
 	for _, g := range rs.Groups {
 		if g.Name+".csv" == siteCSV {
@@ -117,8 +127,11 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 		}
 		one := *rs
 		one.Groups = []policies.Group{g}
+		opts := base
+		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
+		opts.Table = base.Table + "-" + strings.ReplaceAll(g.Name, ".", "_")
 		for _, f := range formats {
-			out, err := o.render(f, &one)
+			out, err := o.renderWith(f, &one, opts)
 			if err != nil {
 				return nil, fmt.Errorf("host group %q, %s: %w", g.Name, f.Name, err)
 			}
