@@ -304,7 +304,11 @@ func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []str
 		fmt.Sprintf("Runs on %s and later. %s", f.MinOS, owner),
 	}
 	if old := Unsupported(f, rs); len(old) > 0 {
-		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; use --emit %s for those hosts.", osNameList(old), f.Instead))
+		instead := "fwgen has no script format for them; configure them by hand"
+		if f.Instead != "" {
+			instead = "use --emit " + f.Instead + " for those hosts"
+		}
+		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; %s.", osNameList(old), instead))
 	}
 	if opts.RPCKeywords {
 		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords).")

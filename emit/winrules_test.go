@@ -269,3 +269,18 @@ func TestUnsupported(t *testing.T) {
 		t.Errorf("powershell format = %+v, %v", f, err)
 	}
 }
+
+// TestHeaderTooOld checks what the header says about hosts too old for the
+// format: the format that fits them, or that there is none.
+func TestHeaderTooOld(t *testing.T) {
+	rs := winCase{"dc-2003", quickPolicy([]string{"dc"}, []string{"2003"}, nil), Options{}}.ruleset(t)
+	for _, tc := range []struct{ format, want string }{
+		{"powershell", "cannot run this script; use --emit netsh for those hosts."},
+		{"netsh", "cannot run this script; fwgen has no script format for them; configure them by hand."},
+	} {
+		out := string(emitString(t, tc.format, rs, Options{}))
+		if !strings.Contains(out, tc.want) || strings.Contains(out, "--emit  ") {
+			t.Errorf("%s header lacks %q:\n%s", tc.format, tc.want, out[:min(len(out), 600)])
+		}
+	}
+}
