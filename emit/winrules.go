@@ -126,20 +126,23 @@ type winPart struct {
 }
 
 // winSplitRPC gives the rule's ports as one part, or with keywords as the
-// other ports, the endpoint mapper and the dynamic ports.
+// other ports, the endpoint mapper and the dynamic ports, each when the rule
+// has them (see policies.Group.RPCPorts).
 func winSplitRPC(g *policies.Group, r policies.ServiceRule, keywords bool) []winPart {
 	if !keywords {
 		return []winPart{{portNumbers, r.Ports}}
 	}
 	sp := g.RPCPorts(r)
-	if !sp.EPMap {
+	if !sp.EPMap && len(sp.Dynamic) == 0 {
 		return []winPart{{portNumbers, r.Ports}}
 	}
 	var parts []winPart
 	if len(sp.Other) > 0 {
 		parts = append(parts, winPart{portNumbers, sp.Other})
 	}
-	parts = append(parts, winPart{portEPMap, []policies.PortRange{{From: 135, To: 135}}})
+	if sp.EPMap {
+		parts = append(parts, winPart{portEPMap, []policies.PortRange{{From: 135, To: 135}}})
+	}
 	if len(sp.Dynamic) > 0 {
 		parts = append(parts, winPart{portRPC, sp.Dynamic})
 	}
@@ -311,7 +314,8 @@ func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []str
 		h = append(h, fmt.Sprintf("WARNING: %s cannot run this script; %s.", osNameList(old), instead))
 	}
 	if opts.RPCKeywords {
-		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords).")
+		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords);",
+			"  the keywords are TCP's, so UDP ports in the range stay numbers.")
 	}
 	for _, g := range rs.Groups {
 		h = append(h, winGroupHeader(&g)...)

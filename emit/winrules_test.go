@@ -36,6 +36,7 @@ func winCases() []winCase {
 		{"cluster-node-hyperv-host-2019-domain", quickPolicy([]string{"cluster-node", "hyperv-host"}, []string{"2019"},
 			[]string{"domain"}), Options{}},
 		{"site-scoped", sitePolicy(), Options{Group: "Contoso Server Firewall"}},
+		{"site-scoped-rpc-keywords", sitePolicy(), Options{Group: "Contoso Server Firewall", RPCKeywords: true}},
 	}
 }
 
@@ -134,18 +135,21 @@ func hostileOptions() map[string]Options {
 }
 
 // wantRules is how many rules a script of rs must add: one per by-service
-// rule, and with RPC keywords one more for each of the endpoint mapper and
-// the dynamic ports of a rule that has 135/tcp.
+// rule, and with RPC keywords one for each of the other ports, the endpoint
+// mapper and the dynamic ports that a rule has.
 func wantRules(rs *policies.Ruleset, keywords bool) int {
 	n := 0
 	for _, g := range rs.Groups {
 		for _, r := range g.ByService() {
 			sp := g.RPCPorts(r)
 			switch {
-			case !keywords || !sp.EPMap:
+			case !keywords || !sp.EPMap && len(sp.Dynamic) == 0:
 				n++
 			default:
-				n += min(len(sp.Other), 1) + 1 + min(len(sp.Dynamic), 1)
+				n += min(len(sp.Other), 1) + min(len(sp.Dynamic), 1)
+				if sp.EPMap {
+					n++
+				}
 			}
 		}
 	}
@@ -283,4 +287,60 @@ func TestHeaderTooOld(t *testing.T) {
 			t.Errorf("%s header lacks %q:\n%s", tc.format, tc.want, out[:min(len(out), 600)])
 		}
 	}
+}
+
+// TestRPCKeywordsLeaveNoRange checks that with --rpc-keywords no TCP rule
+// opens an RPC dynamic range by number, even where the endpoint mapper is
+// in another rule (Group Policy's DCOM ports for administrators), and that
+// no UDP rule names a keyword.
+func TestRPCKeywordsLeaveNoRange(t *testing.T) {
+	for _, c := range winCases() {
+		if !c.opts.RPCKeywords {
+			continue
+		}
+		rs := c.ruleset(t)
+		for _, format := range []string{"powershell", "netsh"} {
+			t.Run(c.name+"/"+format, func(t *testing.T) {
+				rules := readRules(t, format, string(emitString(t, format, rs, c.opts)))
+				for _, r := range rules {
+					checkRPCKeywords(t, rs, r)
+				}
+			})
+		}
+	}
+}
+
+// checkRPCKeywords checks one rule read back from a script with RPC
+// keywords: only TCP names them, and TCP names no RPC dynamic range.
+func checkRPCKeywords(t *testing.T, rs *policies.Ruleset, r parsedRule) {
+	t.Helper()
+	for _, p := range r.Ports {
+		switch {
+		case p == "RPC" || p == "RPCEPMap" || p == "RPC-EPMap":
+			if r.Proto != policies.TCP {
+				t.Errorf("%s: %s rule with keyword %s", r.Name, r.Proto, p)
+			}
+		case r.Proto == policies.TCP && slices.ContainsFunc(rs.Groups, func(g policies.Group) bool {
+			return slices.ContainsFunc(g.RPC.Ranges, func(pr policies.PortRange) bool { return pr.String() == p })
+		}):
+			t.Errorf("%s: TCP rule opens the RPC range %s by number", r.Name, p)
+		}
+	}
+}
+
+// readRules reads the rules of a script in the named format.
+func readRules(t *testing.T, format, script string) []parsedRule {
+	t.Helper()
+	var rules []parsedRule
+	var err error
+	switch format {
+	case "powershell":
+		rules, err = psRules(script)
+	case "netsh":
+		rules, _, err = netshRules(script)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
 }

@@ -10,7 +10,9 @@ type RPCPorts struct {
 	// EPMap is true when the rule has 135/tcp, the RPC endpoint mapper.
 	EPMap bool
 	// Dynamic are the ports the endpoint mapper hands out: the OS mix's
-	// dynamic range or the restricted one. Empty unless EPMap is set.
+	// dynamic range or the restricted one. A rule can have them without
+	// 135/tcp, when its peers reach the endpoint mapper through another
+	// rule (Group Policy's DCOM ports for administrators).
 	Dynamic []PortRange
 	// Other are the rest of the rule's ports, merged.
 	Other []PortRange
@@ -20,13 +22,18 @@ type RPCPorts struct {
 // endpoint mapper, the RPC dynamic range and the rest, for formats that can
 // name RPC ports by keyword (Windows Firewall's RPCEPMap and RPC).
 //
-// Only a TCP rule that has the endpoint mapper is split: a dynamic range
-// without it is not assigned by RPC (FTP's passive ports use the same range),
-// and a static RPC port stays a number because the keyword would not match
-// it any better.
+// Only TCP rules are split, as Windows Firewall's RPC keywords are TCP's:
+// a UDP rule keeps its numbers. The dynamic range is RPC's only in a service
+// that has the endpoint mapper (135/tcp) in some rule of the group: FTP's
+// passive ports come from the same range but are not assigned by RPC. The
+// endpoint mapper need not be in the same rule: Group Policy opens 135/tcp
+// to the clients and its DCOM ports to the administrators, and both are
+// split, so that no rule keeps the numeric range open beside the keyword.
+// A static RPC port stays a number, as the keyword would not match it any
+// better.
 func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 	all := RPCPorts{Other: r.Ports}
-	if r.Proto != TCP {
+	if r.Proto != TCP || !g.usesEPMap(r.Role, r.Service) {
 		return all
 	}
 	var split RPCPorts
@@ -44,7 +51,7 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 			other = append(other, n.Ports)
 		}
 	}
-	if !split.EPMap {
+	if !split.EPMap && len(dynamic) == 0 {
 		return all
 	}
 	split.Dynamic = catalog.MergeRanges(dynamic)
@@ -57,4 +64,16 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 func inServiceRule(n Need, r ServiceRule) bool {
 	return n.Role == r.Role && n.Service == r.Service && n.Proto == r.Proto &&
 		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && SourcesKey(n.Sources) == SourcesKey(r.Sources)
+}
+
+// usesEPMap reports whether a service of a role has the RPC endpoint
+// mapper, 135/tcp, in any rule of g.
+func (g *Group) usesEPMap(role, service string) bool {
+	for _, n := range g.Needs {
+		if n.Role == role && n.Service == service && n.Proto == TCP &&
+			n.Ports == (PortRange{From: epmPort, To: epmPort}) {
+			return true
+		}
+	}
+	return false
 }

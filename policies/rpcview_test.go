@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -30,8 +31,8 @@ func TestRPCPortsCoverTheRule(t *testing.T) {
 			if diff := cmp.Diff(r.Ports, catalog.MergeRanges(all)); diff != "" {
 				t.Errorf("%s/%s/%s: split does not cover the rule (-want +got):\n%s", r.Role, r.Service, r.Proto, diff)
 			}
-			if len(sp.Dynamic) > 0 && !sp.EPMap {
-				t.Errorf("%s/%s/%s: dynamic ports without the endpoint mapper", r.Role, r.Service, r.Proto)
+			if r.Proto != TCP && (sp.EPMap || len(sp.Dynamic) > 0) {
+				t.Errorf("%s/%s/%s: RPC ports split out of a rule that is not TCP", r.Role, r.Service, r.Proto)
 			}
 		}
 	}
@@ -59,5 +60,40 @@ func TestRPCPorts(t *testing.T) {
 		if diff := cmp.Diff(want, byKey[key]); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", key, diff)
 		}
+	}
+}
+
+// TestRPCPortsWithoutEPMap checks a rule whose RPC ports are reached
+// through an endpoint mapper rule of another scope: Group Policy's DCOM
+// ports, open to the administrators only, while 135/tcp is open to the
+// clients. Its TCP range is still the RPC range; its UDP range stays a
+// number, as the keywords are TCP's.
+func TestRPCPortsWithoutEPMap(t *testing.T) {
+	p := &Policy{Name: "t", OS: []string{"2016"},
+		Networks: map[string][]netip.Prefix{
+			"clients": {netip.MustParsePrefix("10.0.0.0/8")},
+			"admins":  {netip.MustParsePrefix("192.0.2.0/24")},
+		},
+		Hosts: []Host{{Name: "t", Roles: []string{"dc"},
+			Peers: map[Peer][]string{Clients: {"clients"}, Admins: {"admins"}}}}}
+	g := resolve(t, p)
+	admins := SourcesKey([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
+	pr := func(from, to uint16) PortRange { return PortRange{From: from, To: to} }
+	want := map[Proto]RPCPorts{
+		TCP: {Dynamic: []PortRange{pr(49152, 65535)}},
+		UDP: {Other: []PortRange{pr(49152, 65535)}},
+	}
+	found := 0
+	for _, r := range g.ByService() {
+		if r.Service != "group-policy" || SourcesKey(r.Sources) != admins {
+			continue
+		}
+		found++
+		if diff := cmp.Diff(want[r.Proto], g.RPCPorts(r)); diff != "" {
+			t.Errorf("group-policy/%s for admins (-want +got):\n%s", r.Proto, diff)
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d group-policy rules for admins, want 2", found)
 	}
 }
