@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -266,78 +265,6 @@ func crtArgs(s string) []string {
 		args = append(args, cur.String())
 	}
 	return args
-}
-
-// netshKeys are the parameters of "netsh advfirewall firewall add rule"
-// that the scripts may use.
-var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "remoteip", "profile", "description"}
-
-// netshRules reads the add and delete commands of a netsh script.
-func netshRules(script string) (adds []parsedRule, deletes []string, err error) {
-	for i, line := range strings.Split(strings.TrimSuffix(script, "\r\n"), "\r\n") {
-		if !strings.HasPrefix(line, "netsh ") {
-			continue
-		}
-		args, rest, err := cmdArgs(line)
-		if err != nil {
-			return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
-		}
-		verb := strings.Join(args[:min(len(args), 5)], " ")
-		switch {
-		case verb == "netsh advfirewall firewall delete rule" && rest == ">nul 2>&1":
-			if len(args) != 6 || !strings.HasPrefix(args[5], "name=") {
-				return nil, nil, fmt.Errorf("line %d: want name= alone, got %q", i+1, args[5:])
-			}
-			deletes = append(deletes, strings.TrimPrefix(args[5], "name="))
-		case verb == "netsh advfirewall firewall add rule" && rest == "|| goto :fail":
-			r, err := netshRule(args[5:])
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
-			}
-			adds = append(adds, r)
-		default:
-			return nil, nil, fmt.Errorf("line %d: unexpected command %q ... %q", i+1, verb, rest)
-		}
-	}
-	return adds, deletes, nil
-}
-
-func netshRule(args []string) (parsedRule, error) {
-	var r parsedRule
-	seen := map[string]bool{}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || !slices.Contains(netshKeys, k) || seen[k] {
-			return r, fmt.Errorf("unknown or repeated parameter %q", a)
-		}
-		seen[k] = true
-		switch k {
-		case "name":
-			r.Name = v
-		case "description":
-			r.Description = v
-		case "protocol":
-			proto, icmp, _ := strings.Cut(v, ":")
-			r.Proto = protoOf(proto)
-			r.ICMPType, _, _ = strings.Cut(icmp, ",")
-		case "localport":
-			r.Ports = strings.Split(v, ",")
-		case "remoteip":
-			r.Sources = strings.Split(v, ",")
-		case "profile":
-			r.Profiles = strings.Split(v, ",")
-		case "dir", "action":
-			if want := map[string]string{"dir": "in", "action": "allow"}[k]; v != want {
-				return r, fmt.Errorf("%s=%s, want %s", k, v, want)
-			}
-		}
-	}
-	for _, k := range []string{"name", "dir", "action", "protocol", "profile", "description"} {
-		if !seen[k] {
-			return r, fmt.Errorf("no %s=", k)
-		}
-	}
-	return r, nil
 }
 
 // openings is what a set of rules opens: for each protocol, ICMP type and
