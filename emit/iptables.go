@@ -11,9 +11,9 @@ import (
 
 var (
 	_ = register(Format{Name: "iptables", Ext: "rules", Emitter: iptEmitter(4),
-		Description: "IPv4 rules for iptables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD"})
+		Description: "IPv4 rules for iptables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD (named after the table)"})
 	_ = register(Format{Name: "ip6tables", Ext: "rules6", Emitter: iptEmitter(6),
-		Description: "IPv6 rules for ip6tables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD"})
+		Description: "IPv6 rules for ip6tables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD (named after the table)"})
 )
 
 const (
@@ -22,6 +22,9 @@ const (
 	// multiportSlots is how many ports one multiport match takes; a range
 	// takes two.
 	multiportSlots = 15
+	// iptChainMax is the longest chain name iptables takes, in bytes
+	// (XT_EXTENSION_MAXNAMELEN, less the terminating NUL).
+	iptChainMax = 28
 )
 
 // iptData is what the iptables template lays out.
@@ -45,15 +48,23 @@ type iptables struct {
 	hook, icmp, icmpType string
 }
 
-func newIptables(f family, chain string) iptables {
+// newIptables names the commands of family f and fwgen's chain: the table
+// and the hook in upper case, FWGEN-INPUT for table fwgen, FWGEN-DCS-FORWARD
+// for table fwgen-dcs. Each table gets a chain of its own, so that the
+// files of several host groups do not flush each other's rules.
+func newIptables(f family, table, chain string) (iptables, error) {
 	t := iptables{fam: f, cmd: "iptables", restore: "iptables-restore",
-		chain: "FWGEN-" + strings.ToUpper(chain), hook: strings.ToUpper(chain),
+		chain: strings.ToUpper(table + "-" + chain), hook: strings.ToUpper(chain),
 		icmp: "-p icmp -m icmp --icmp-type", icmpType: "icmp"}
 	if f == 6 {
 		t.cmd, t.restore = "ip6tables", "ip6tables-restore"
 		t.icmp, t.icmpType = "-p ipv6-icmp -m icmp6 --icmpv6-type", "icmpv6"
 	}
-	return t
+	if len(t.chain) > iptChainMax {
+		return t, fmt.Errorf("table %q: the iptables chain would be %s, %d characters, and iptables takes at most %d; pick a table name of at most %d characters",
+			table, t.chain, len(t.chain), iptChainMax, iptChainMax-len(chain)-1)
+	}
+	return t, nil
 }
 
 // iptEmitter writes the rules of one address family.
@@ -73,7 +84,14 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := newIptables(f, chain)
+	table, err := linuxTable(opts)
+	if err != nil {
+		return nil, err
+	}
+	t, err := newIptables(f, table, chain)
+	if err != nil {
+		return nil, err
+	}
 	d := &iptData{Header: linuxHeader(rs, chain), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
 	if opts.DefaultDeny {
 		d.Rules = t.essentials(chain)

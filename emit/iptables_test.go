@@ -102,25 +102,50 @@ func TestIptablesLines(t *testing.T) {
 	}
 }
 
-// TestIptablesApply checks that the file says how to load it, and the jump
-// command the Linux tests run is the one it prints.
+// TestIptablesApply checks that the file says how to load it, and that its
+// chain, and the jump to it that the header prints, are named after the
+// table.
 func TestIptablesApply(t *testing.T) {
 	for _, f := range []struct {
 		name, cmd string
 		fam       family
 	}{{"iptables", "iptables", 4}, {"ip6tables", "ip6tables", 6}} {
-		for _, chain := range []string{"input", "forward"} {
-			out := string(emitString(t, f.name, linuxHostile(), Options{Chain: chain}))
-			hook := strings.ToUpper(chain)
+		for _, c := range []struct{ table, chain, own string }{
+			{"", "input", "FWGEN-INPUT"},
+			{"", "forward", "FWGEN-FORWARD"},
+			{"fwgen", "forward", "FWGEN-FORWARD"},
+			{"fwgen-dcs", "forward", "FWGEN-DCS-FORWARD"},
+			{"Fw_1", "input", "FW_1-INPUT"},
+		} {
+			out := string(emitString(t, f.name, linuxHostile(), Options{Chain: c.chain, Table: c.table}))
+			hook := strings.ToUpper(c.chain)
 			for _, want := range []string{
 				fmt.Sprintf("# Load with: %s-restore --noflush < FILE", f.cmd),
-				"#   " + iptJumpCommand(f.cmd, hook, "FWGEN-"+hook) + "\n",
-				fmt.Sprintf("*filter\n:FWGEN-%s - [0:0]\n", hook),
+				fmt.Sprintf("#   %[1]s -C %[2]s -j %[3]s 2>/dev/null || %[1]s -I %[2]s 1 -j %[3]s\n", f.cmd, hook, c.own),
+				fmt.Sprintf("*filter\n:%s - [0:0]\n", c.own),
 			} {
 				if !strings.Contains(out, want) {
-					t.Errorf("%s %s: no %q in\n%s", f.name, chain, want, out)
+					t.Errorf("%s, table %q, %s: no %q in\n%s", f.name, c.table, c.chain, want, out)
 				}
 			}
+		}
+	}
+}
+
+// TestIptablesChainLength checks that a table whose chain name iptables
+// would refuse is refused with the name and the limit, on the chain the
+// file uses: FWGEN-SITE-DCS-012345-INPUT fits, the FORWARD one does not.
+func TestIptablesChainLength(t *testing.T) {
+	table := "fwgen-site-dcs-012345"
+	for _, f := range []string{"iptables", "ip6tables"} {
+		format, _ := Lookup(f)
+		if err := format.Emitter.Emit(&strings.Builder{}, linuxHostile(), Options{Table: table}); err != nil {
+			t.Errorf("%s, input: %v", f, err)
+		}
+		err := format.Emitter.Emit(&strings.Builder{}, linuxHostile(), Options{Table: table, Chain: "forward"})
+		want := `table "fwgen-site-dcs-012345": the iptables chain would be FWGEN-SITE-DCS-012345-FORWARD, 29 characters, and iptables takes at most 28; pick a table name of at most 20 characters`
+		if err == nil || err.Error() != want {
+			t.Errorf("%s, forward: got %v, want %s", f, err, want)
 		}
 	}
 }

@@ -54,18 +54,35 @@ type linuxFormat struct {
 
 var linuxFormats = []linuxFormat{{"nftables", 0}, {"iptables", 4}, {"ip6tables", 6}}
 
-// apply loads rules into ns as the file's header says to.
-func (f linuxFormat) apply(ns *fwtest.Netns, rules []byte, chain string) error {
+// apply loads rules into ns as the file's header says to: nft -f, or
+// iptables-restore --noflush and then the jump command the header prints.
+func (f linuxFormat) apply(ns *fwtest.Netns, rules []byte) error {
 	if f.fam == 0 {
 		_, err := ns.Exec(rules, "nft", "-f", "-")
 		return err
 	}
-	t := newIptables(f.fam, chain)
-	if _, err := ns.Exec(rules, t.restore, "--noflush"); err != nil {
+	jump, err := headerJump(rules)
+	if err != nil {
 		return err
 	}
-	_, err := ns.Exec(nil, "sh", "-c", iptJumpCommand(t.cmd, t.hook, t.chain))
+	restore := map[family]string{4: "iptables-restore", 6: "ip6tables-restore"}[f.fam]
+	if _, err := ns.Exec(rules, restore, "--noflush"); err != nil {
+		return err
+	}
+	_, err = ns.Exec(nil, "sh", "-c", jump)
 	return err
+}
+
+// headerJump finds the command that the header of an iptables file says
+// to run after loading it.
+func headerJump(rules []byte) (string, error) {
+	lines := strings.Split(string(rules), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "# then send the traffic through the chain") && i+1 < len(lines) {
+			return strings.TrimPrefix(lines[i+1], "#   "), nil
+		}
+	}
+	return "", fmt.Errorf("no jump command in the header:\n%s", rules)
 }
 
 // listing is the kernel's text form of what apply loaded, without the
@@ -151,14 +168,11 @@ func TestLinuxRoundTrip(t *testing.T) {
 func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) {
 	rules := emitString(t, f.name, rs, opts)
 	ns := fwtest.NewNetns(t)
-	if err := f.apply(ns, rules, chainOf(opts)); err != nil {
+	if err := f.apply(ns, rules); err != nil {
 		t.Fatalf("%v\n%s", err, rules)
 	}
 	before := f.listing(t, ns)
-	table := opts.Table
-	if table == "" {
-		table = "fwgen"
-	}
+	table := tableOf(opts)
 	got, err := acceptedFlows(f, f.chains(t, ns, table), opts, rs)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, rules)
@@ -168,7 +182,7 @@ func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) 
 		t.Errorf("accepted flows (-want from the Ruleset +got from the kernel):\n%s", diff)
 	}
 	checkComments(t, f, rs, f.chains(t, ns, table))
-	if err := f.apply(ns, rules, chainOf(opts)); err != nil {
+	if err := f.apply(ns, rules); err != nil {
 		t.Fatalf("second load: %v", err)
 	}
 	if diff := cmp.Diff(before, f.listing(t, ns)); diff != "" {
@@ -280,7 +294,7 @@ func fwgenRules(f linuxFormat, chains []fwtest.Chain, opts Options) ([]fwtest.Ru
 		}
 		return chains[0].Rules, nil
 	}
-	own := "FWGEN-" + strings.ToUpper(chain)
+	own := strings.ToUpper(tableOf(opts) + "-" + chain)
 	var rules []fwtest.Rule
 	jumps := 0
 	for _, c := range chains {
@@ -378,6 +392,15 @@ func wantDrops(f linuxFormat, opts Options, rs *policies.Ruleset) []string {
 		}
 	}
 	return out
+}
+
+// tableOf is the table opts name, "fwgen" when none. The iptables chains
+// are named after it: FWGEN-INPUT, FWGEN-DCS-FORWARD.
+func tableOf(opts Options) string {
+	if opts.Table == "" {
+		return "fwgen"
+	}
+	return opts.Table
 }
 
 // chainOf is the chain opts name, "input" when none.

@@ -31,7 +31,7 @@ var trafficFormats = map[string][]linuxFormat{
 func applyAll(t *testing.T, ns *fwtest.Netns, fs []linuxFormat, rs *policies.Ruleset, opts Options) {
 	t.Helper()
 	for _, f := range fs {
-		if err := f.apply(ns, emitString(t, f.name, rs, opts), chainOf(opts)); err != nil {
+		if err := f.apply(ns, emitString(t, f.name, rs, opts)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,12 +157,16 @@ func spread(ports []uint16, n int) []uint16 {
 	return out
 }
 
-// serve listens on the sampled ports at the addresses.
+// serve listens on the sampled ports at the addresses; samples may share
+// ports.
 func serve(t *testing.T, ns *fwtest.Netns, addrs []string, samples ...portSample) {
 	var tcp, udp []uint16
 	for _, s := range samples {
 		tcp, udp = append(tcp, s.tcp...), append(udp, s.udp...)
 	}
+	slices.Sort(tcp)
+	slices.Sort(udp)
+	tcp, udp = slices.Compact(tcp), slices.Compact(udp)
 	ips := make([]netip.Addr, len(addrs))
 	for i, a := range addrs {
 		ips[i] = netip.MustParseAddr(a)

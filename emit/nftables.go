@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"github.com/fwgen/fwgen/policies"
@@ -15,9 +14,6 @@ var _ = register(Format{Name: "nftables", Ext: "nft", Emitter: EmitFunc(emitNfta
 
 // nftCommentMax is the longest rule comment nft accepts, in bytes.
 const nftCommentMax = 128
-
-// nftTableName is what fwgen accepts as a table name: an nft identifier.
-var nftTableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
 // nftData is what the nftables template lays out.
 type nftData struct {
@@ -54,12 +50,9 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 	if err != nil {
 		return nil, err
 	}
-	table := opts.Table
-	if table == "" {
-		table = "fwgen"
-	}
-	if !nftTableName.MatchString(table) {
-		return nil, fmt.Errorf("table %q: want a letter, then letters, digits, _ or -", table)
+	table, err := linuxTable(opts)
+	if err != nil {
+		return nil, err
 	}
 	d := &nftData{Header: linuxHeader(rs, chain), Table: table, Chain: chain, Policy: "accept"}
 	if opts.DefaultDeny {

@@ -86,7 +86,7 @@ func TestLinuxCheck(t *testing.T) {
 // TestLinuxCheckFails shows that the tools' checks can fail, on the limits
 // the emitters keep to: nft's 128-byte comments, its quoted strings (no
 // escaped quote), overlapping elements of a named interval set; iptables'
-// 15 multiport slots.
+// 15 multiport slots and 28-character chain names.
 func TestLinuxCheckFails(t *testing.T) {
 	fwtest.Require(t, linuxTools...)
 	ns := fwtest.NewNetns(t)
@@ -109,6 +109,13 @@ func TestLinuxCheckFails(t *testing.T) {
 	file := "*filter\n:FWGEN-INPUT - [0:0]\n-A FWGEN-INPUT -p tcp -m multiport --dports " + ports + " -j ACCEPT\nCOMMIT\n"
 	if _, err := ns.Exec([]byte(file), "iptables-restore", "--test", "--noflush"); err == nil {
 		t.Errorf("iptables-restore took 16 multiport slots")
+	}
+	for n := iptChainMax; n <= iptChainMax+1; n++ {
+		name := strings.Repeat("X", n)
+		_, err := ns.Exec([]byte("*filter\n:"+name+" - [0:0]\nCOMMIT\n"), "iptables-restore", "--test", "--noflush")
+		if (err == nil) != (n <= iptChainMax) {
+			t.Errorf("iptables-restore on a chain name of %d characters gave %v", n, err)
+		}
 	}
 }
 
