@@ -24,10 +24,13 @@ var _ = register(netshFormat.with(EmitFunc(emitNetsh)))
 const maxNetshDescription = 2000
 
 // netshScript is what templates/netsh.tmpl lays out. Header lines are made
-// by cmdComment, Names (quoted) by netshQuote; Add lines are
-// whole netsh commands whose free text went through netshQuote.
+// by cmdComment, Names (quoted) by netshQuote; Add lines are whole netsh
+// commands whose free text went through netshQuote. Prefix starts every
+// rule name, and checkRulePrefix holds for it: it goes unquoted into a
+// findstr expression and a comment.
 type netshScript struct {
 	Header []string
+	Prefix string
 	Names  []string
 	Add    []string
 }
@@ -37,7 +40,7 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	if err != nil {
 		return err
 	}
-	var data netshScript
+	data := netshScript{Prefix: s.Prefix}
 	for _, h := range s.Header {
 		data.Header = append(data.Header, cmdComment(h))
 	}

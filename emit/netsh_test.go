@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,21 +75,121 @@ func checkNetsh(t *testing.T, script string, check func([]parsedRule)) {
 			t.Errorf("line %d: %d characters, near cmd's limit", i+1, len(line))
 		}
 	}
-	rules, deletes, err := netshRules(script)
+	read, err := netshRules(script)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, r := range rules {
+	for _, r := range read.Adds {
 		names = append(names, r.Name)
 	}
-	if !slices.Equal(names, deletes) {
-		t.Errorf("deleted names differ from added ones (-want +got):\n%s", cmp.Diff(names, deletes))
+	if !slices.Equal(names, read.Deletes) {
+		t.Errorf("deleted names differ from added ones (-want +got):\n%s", cmp.Diff(names, read.Deletes))
 	}
 	if lastDelete, firstAdd := strings.LastIndex(script, " delete rule "), strings.Index(script, " add rule "); firstAdd >= 0 && lastDelete > firstAdd {
 		t.Errorf("a delete comes after an add")
 	}
-	check(rules)
+	checkSweep(t, read)
+	check(read.Adds)
+}
+
+// listLabels are the labels of a rule's name in netsh's list of rules in a
+// few languages of Windows.
+var listLabels = []string{"Rule Name:", "Regelname:", "Nom de la regle :", "Nome regola:"}
+
+// checkSweep runs the script's loops over netsh's list of rules, as
+// Windows in several languages prints it, and checks that they delete the
+// script's rules, and those of its former runs, but no other rule: not
+// those of a group whose name starts the same, nor one named in a
+// description.
+func checkSweep(t *testing.T, read *netshRead) {
+	t.Helper()
+	if err := sweepProblem(read); err != nil {
+		t.Error(err)
+	}
+}
+
+// sweepProblem is what checkSweep finds wrong, or nil.
+func sweepProblem(read *netshRead) error {
+	if len(read.Sweeps) != 1 || len(read.Adds) == 0 {
+		return fmt.Errorf("%d loops that delete the script's rules, %d rules; want 1 loop", len(read.Sweeps), len(read.Adds))
+	}
+	first := read.Adds[0].Name
+	prefix := first[:strings.Index(first, "--")+2]
+	want := []string{prefix + "gone-role-svc-tcp", prefix + "dc-ad-tcp-s9-rpc"}
+	for _, r := range read.Adds {
+		if !strings.HasPrefix(r.Name, prefix) {
+			return fmt.Errorf("rule %s does not start with %s", r.Name, prefix)
+		}
+		want = append(want, r.Name)
+	}
+	others := []string{strings.TrimSuffix(prefix, "--") + "-east--dc-ad-tcp", "fwgen-zz--dc-ad-tcp",
+		strings.ToUpper(prefix) + "dc-ad-tcp", prefix + "dc-ad-tcp old", "Core Networking - DNS (UDP-Out)"}
+	for _, label := range listLabels {
+		got, err := read.sweep(netshList(label, want, others))
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			return fmt.Errorf("with %q: deleted names (-want +got):\n%s", label, diff)
+		}
+	}
+	return nil
+}
+
+// TestNetshSweepCatches shows that the loop that deletes a script's rules
+// is read as cmd would run it: a loop changed to delete more, to delete
+// something else or to be parsed differently by cmd fails the check.
+func TestNetshSweepCatches(t *testing.T) {
+	good := string(emitString(t, "netsh", winCases()[0].ruleset(t), Options{}))
+	read, err := netshRules(good)
+	if err != nil || sweepProblem(read) != nil {
+		t.Fatalf("the unchanged script: %v, %v", err, sweepProblem(read))
+	}
+	changes := []struct{ from, to string }{
+		{"fwgen-dc--[", "fwgen-dc-["},                              // another group's rules too
+		{"[0123456789abcdefghijklmnopqrstuvwxyz-]*", "[a-z0-9-]*"}, // findstr's ranges
+		{" *$\"", "\""},                                                                // a name that only starts so
+		{"name^=all ^|", "name^=all |"},                                                // the pipe ends the loop
+		{`"tokens=1" %%n`, `"tokens=*" %%n`},                                           // trailing spaces kept
+		{`delete rule name="%%n"`, `delete rule name="%%n" dir=in`},                    // deletes by more than the name
+		{`do netsh advfirewall firewall delete`, `do netsh advfirewall firewall show`}, // another command
+		{"findstr /r", "findstr /i /r"},                                                // upper case matches
+	}
+	for _, c := range changes {
+		if !strings.Contains(good, c.from) {
+			t.Fatalf("the script has no %q", c.from)
+		}
+		read, err := netshRules(strings.Replace(good, c.from, c.to, 1))
+		if err == nil {
+			err = sweepProblem(read)
+		}
+		if err == nil {
+			t.Errorf("%q changed to %q: no error", c.from, c.to)
+		}
+	}
+}
+
+// netshList is what "netsh advfirewall firewall show rule name=all" prints
+// for rules with these names, with the given label for a rule's name.
+func netshList(label string, names, others []string) []string {
+	list := []string{""}
+	for i, name := range append(slices.Clone(names), others...) {
+		pad := strings.Repeat(" ", max(1, 38-len(label)))
+		list = append(list, label+pad+name+strings.Repeat(" ", i%2),
+			strings.Repeat("-", 70),
+			"Enabled:                              Yes",
+			"Direction:                            In",
+			"Description:                          "+names[0]+" and more",
+			"Grouping:                             ",
+			"LocalIP:                              Any",
+			"RemoteIP:                             10.0.0.0/8",
+			"Protocol:                             TCP",
+			"LocalPort:                            445",
+			"Action:                               Allow",
+			"")
+	}
+	return append(list, "Ok.", "")
 }
 
 func TestCmdArgs(t *testing.T) {
@@ -126,7 +227,7 @@ func TestCmdArgs(t *testing.T) {
 // command, an early exit.
 func TestNetshReaderRejects(t *testing.T) {
 	good := string(emitString(t, "netsh", winCases()[0].ruleset(t), Options{}))
-	if _, _, err := netshRules(good); err != nil {
+	if _, err := netshRules(good); err != nil {
 		t.Fatalf("the unchanged script: %v", err)
 	}
 	lines := strings.Split(good, "\r\n")
@@ -135,7 +236,7 @@ func TestNetshReaderRejects(t *testing.T) {
 	for _, at := range []int{2, 4, len(lines) / 2, len(lines) - 8, len(lines) - 3} {
 		for _, bad := range injected {
 			script := strings.Join(slices.Insert(slices.Clone(lines), at, bad), "\r\n")
-			if _, _, err := netshRules(script); err == nil {
+			if _, err := netshRules(script); err == nil {
 				t.Errorf("line %q inserted at %d (before %q): no error", bad, at+1, lines[at])
 			}
 		}

@@ -30,6 +30,7 @@ const (
 	lineRem    = "<rem>"
 	lineDelete = "<delete>"
 	lineAdd    = "<add>"
+	lineSweep  = "<sweep>"
 	lineCount  = "<count>"
 )
 
@@ -45,6 +46,8 @@ func netshLineKind(line string) string {
 		return lineDelete
 	case strings.HasPrefix(line, "netsh advfirewall firewall add rule "):
 		return lineAdd
+	case strings.HasPrefix(line, "for /f "):
+		return lineSweep
 	case countLine.MatchString(line):
 		return lineCount
 	}
@@ -78,43 +81,85 @@ func netshTemplateShape() ([]string, error) {
 	return netshShape(strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")), nil
 }
 
+// netshRead is a netsh script read back.
+type netshRead struct {
+	Adds    []parsedRule // the rules it adds
+	Deletes []string     // the names it deletes one by one
+	Sweeps  []*cmdFor    // the loops that delete rules found in netsh's list
+}
+
 // netshRules reads a netsh script: it checks that the script has the
-// template's outline, that each comment is one cmd cannot run, and returns
-// the rules it adds and the names it deletes.
-func netshRules(script string) (adds []parsedRule, deletes []string, err error) {
+// template's outline and that each comment is one cmd cannot run, and
+// reads every other line that is not the template's.
+func netshRules(script string) (*netshRead, error) {
 	lines := strings.Split(strings.TrimSuffix(script, "\r\n"), "\r\n")
 	want, err := netshTemplateShape()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if diff := cmp.Diff(want, netshShape(lines)); diff != "" {
-		return nil, nil, fmt.Errorf("the script's lines differ from the template's (-want +got):\n%s", diff)
+		return nil, fmt.Errorf("the script's lines differ from the template's (-want +got):\n%s", diff)
 	}
+	read := &netshRead{}
 	for i, line := range lines {
-		switch netshLineKind(line) {
-		case lineRem:
-			if !remLine.MatchString(line) {
-				return nil, nil, fmt.Errorf("line %d: comment %q has characters cmd reads", i+1, line)
-			}
-		case lineDelete:
-			name, err := netshDelete(line)
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
-			}
-			deletes = append(deletes, name)
-		case lineAdd:
-			r, err := netshAddLine(line)
-			if err != nil {
-				return nil, nil, fmt.Errorf("line %d: %v", i+1, err)
-			}
-			adds = append(adds, r)
-		case lineCount:
-			if n := countLine.FindStringSubmatch(line)[1]; n != strconv.Itoa(len(adds)) {
-				return nil, nil, fmt.Errorf("line %d: says %s rules, the script adds %d", i+1, n, len(adds))
-			}
+		if err := read.line(line); err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+1, err)
 		}
 	}
-	return adds, deletes, nil
+	return read, nil
+}
+
+// line reads one line of a script.
+func (read *netshRead) line(line string) error {
+	switch netshLineKind(line) {
+	case lineRem:
+		if !remLine.MatchString(line) {
+			return fmt.Errorf("comment %q has characters cmd reads", line)
+		}
+	case lineDelete:
+		name, err := netshDelete(line)
+		if err != nil {
+			return err
+		}
+		read.Deletes = append(read.Deletes, name)
+	case lineAdd:
+		r, err := netshAddLine(line)
+		if err != nil {
+			return err
+		}
+		read.Adds = append(read.Adds, r)
+	case lineSweep:
+		f, rest, err := parseCmdFor(line)
+		if err != nil || rest != ">nul 2>&1" {
+			return fmt.Errorf("loop %q: %v, rest %q; want a quiet loop", line, err, rest)
+		}
+		read.Sweeps = append(read.Sweeps, f)
+	case lineCount:
+		if n := countLine.FindStringSubmatch(line)[1]; n != strconv.Itoa(len(read.Adds)) {
+			return fmt.Errorf("says %s rules, the script adds %d", n, len(read.Adds))
+		}
+	}
+	return nil
+}
+
+// sweep runs a script's loops over list, netsh's list of all rules, and
+// returns the names they delete.
+func (read *netshRead) sweep(list []string) ([]string, error) {
+	var names []string
+	for _, f := range read.Sweeps {
+		runs, err := f.run(netshListing(list), map[byte]string{})
+		if err != nil {
+			return nil, err
+		}
+		for _, args := range runs {
+			if len(args) != 6 || strings.Join(args[:5], " ") != "netsh advfirewall firewall delete rule" ||
+				!strings.HasPrefix(args[5], "name=") {
+				return nil, fmt.Errorf("a loop runs %q, want netsh advfirewall firewall delete rule name=", args)
+			}
+			names = append(names, strings.TrimPrefix(args[5], "name="))
+		}
+	}
+	return names, nil
 }
 
 // netshDelete reads a "delete rule name=..." line and returns the name.

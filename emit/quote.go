@@ -140,10 +140,15 @@ func slug(s string, n int) string {
 	return out
 }
 
-// validRuleName matches the rule names fwgen writes: "fwgen-" and dash-joined
-// words of lower-case letters and digits. Nothing in such a name is special
-// to PowerShell, cmd, netsh or a wildcard match.
-var validRuleName = regexp.MustCompile(`^fwgen(-[a-z0-9]+)+$`)
+// validRuleName matches the rule names fwgen writes: a prefix that
+// validRulePrefix matches, then dash-joined words of lower-case letters and
+// digits. Nothing in such a name is special to PowerShell, cmd, netsh,
+// findstr or a wildcard match.
+var validRuleName = regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// validRulePrefix matches the start of a rule group's names: "fwgen", the
+// group's words, and the one double dash of the name.
+var validRulePrefix = regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--$`)
 
 // maxRuleName bounds a rule name, well below what Windows Firewall accepts.
 const maxRuleName = 200
@@ -151,7 +156,15 @@ const maxRuleName = 200
 // checkRuleName reports whether name is a valid rule name.
 func checkRuleName(name string) error {
 	if len(name) > maxRuleName || !validRuleName.MatchString(name) {
-		return fmt.Errorf("rule name %q: want \"fwgen-\" and lower-case letters, digits and dashes, at most %d characters", name, maxRuleName)
+		return fmt.Errorf("rule name %q: want \"fwgen-\", the group, \"--\" and lower-case letters, digits and single dashes, at most %d characters", name, maxRuleName)
+	}
+	return nil
+}
+
+// checkRulePrefix reports whether prefix is a valid start of rule names.
+func checkRulePrefix(prefix string) error {
+	if !validRulePrefix.MatchString(prefix) {
+		return fmt.Errorf("rule name prefix %q: want \"fwgen\", dash-joined lower-case words and \"--\"", prefix)
 	}
 	return nil
 }

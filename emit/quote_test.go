@@ -106,15 +106,49 @@ func TestSlugAndNames(t *testing.T) {
 			t.Errorf("slug(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
-	for _, name := range []string{"fwgen-dc-dc-ad-tcp", "fwgen-a1"} {
+	for _, name := range []string{"fwgen-dc--dc-ad-tcp", "fwgen--a1", "fwgen-a-b--c-d-2"} {
 		if err := checkRuleName(name); err != nil {
 			t.Errorf("checkRuleName(%q) = %v", name, err)
 		}
 	}
-	for _, name := range []string{"", "fwgen", "fwgen-", "fwgen--a", "fwgen-A", "dc-ad", "fwgen-a*", "fwgen-a b",
-		"fwgen-" + strings.Repeat("a", 200)} {
+	for _, name := range []string{"", "fwgen", "fwgen-", "fwgen--", "fwgen-a", "fwgen-dc-dc-ad-tcp", "fwgen-a--b--c",
+		"fwgen---a", "fwgen-a--b-", "fwgen-a--b--", "fwgen-A--a", "dc--ad", "fwgen-a--b*", "fwgen-a--b c",
+		"fwgen--" + strings.Repeat("a", 200)} {
 		if checkRuleName(name) == nil {
 			t.Errorf("checkRuleName(%q) = nil, want an error", name)
+		}
+	}
+}
+
+// TestRulePrefix checks the start of a group's rule names, by which a
+// netsh script finds its rules: valid, and never the start of another
+// group's names, even where one group's name starts another's or two long
+// names differ only at the end.
+func TestRulePrefix(t *testing.T) {
+	long := strings.Repeat("Contoso Server Firewall ", 3)
+	tests := []struct{ group, want string }{
+		{"fwgen: dc", "fwgen-dc--"},
+		{"dc", "fwgen-dc--"},
+		{"fwgen: dc east", "fwgen-dc-east--"},
+		{"fwgen", "fwgen--"},
+		{"é", "fwgen--"},
+		{"fwgenx", "fwgen-fwgenx--"},
+		{long + "A", "fwgen-contoso-server-firewall-contoso-server-1f2f8430--"},
+	}
+	for _, tc := range tests {
+		got := rulePrefix(tc.group)
+		if got != tc.want || checkRulePrefix(got) != nil {
+			t.Errorf("rulePrefix(%q) = %q (%v), want %q", tc.group, got, checkRulePrefix(got), tc.want)
+		}
+	}
+	groups := []string{"dc", "dc east", "dc-east-2", "fwgen", "e", "east", long + "A", long + "B", hostile[0], hostile[1]}
+	for _, a := range groups {
+		for _, b := range groups {
+			pa, pb := rulePrefix(a), rulePrefix(b)
+			name := pb + "dc-ad-tcp"
+			if slug(a, len(a)) != slug(b, len(b)) && strings.HasPrefix(name, pa) {
+				t.Errorf("the prefix %q of %q starts %q of %q", pa, a, name, b)
+			}
 		}
 	}
 }

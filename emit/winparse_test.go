@@ -174,6 +174,21 @@ func protoOf(s string) policies.Proto {
 // runtime's rules. It returns netsh's arguments and the rest of the line
 // from the first operator.
 func cmdArgs(line string) (args []string, rest string, err error) {
+	expanded, err := cmdPercent(line)
+	if err != nil {
+		return nil, "", err
+	}
+	cmdline, rest, err := cmdSplit(expanded)
+	if err != nil {
+		return nil, "", err
+	}
+	return crtArgs(cmdline), rest, nil
+}
+
+// cmdPercent expands a batch file line's percent signs as cmd does first:
+// %% becomes %; a single % would expand a variable, which the scripts never
+// ask for, so it is an error.
+func cmdPercent(line string) (string, error) {
 	var expanded strings.Builder
 	for i := 0; i < len(line); i++ {
 		if line[i] != '%' {
@@ -181,16 +196,12 @@ func cmdArgs(line string) (args []string, rest string, err error) {
 			continue
 		}
 		if i+1 >= len(line) || line[i+1] != '%' {
-			return nil, "", fmt.Errorf("unescaped %% at column %d", i+1)
+			return "", fmt.Errorf("unescaped %% at column %d", i+1)
 		}
 		expanded.WriteByte('%')
 		i++
 	}
-	cmdline, rest, err := cmdSplit(expanded.String())
-	if err != nil {
-		return nil, "", err
-	}
-	return crtArgs(cmdline), rest, nil
+	return expanded.String(), nil
 }
 
 // cmdSplit finds where cmd ends the command and removes its escapes.

@@ -2,6 +2,8 @@ package emit
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -36,10 +38,11 @@ type winRule struct {
 	Profiles    []string       // Domain, Private, Public; empty means any
 }
 
-// winScript is what a Windows script installs: the rule group, the lines
-// of its header and its rules.
+// winScript is what a Windows script installs: the rule group, the start
+// of its rule names, the lines of its header and its rules.
 type winScript struct {
 	Group  string
+	Prefix string // every rule name starts with it; checkRulePrefix holds
 	Header []string
 	Rules  []winRule
 }
@@ -82,6 +85,10 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 		return nil, fmt.Errorf("rule group %q: want a name that does not start with @", s.Group)
 	}
 	names := newWinNamer(s.Group)
+	s.Prefix = names.prefix
+	if err := checkRulePrefix(s.Prefix); err != nil {
+		return nil, err
+	}
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
 		profiles, err := winProfiles(g.Profiles)
@@ -113,7 +120,7 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 	// netsh has no rule groups: its scripts find their rules by name.
 	owner := "Rule group: " + s.Group
 	if f.Name == netshFormat.Name {
-		owner = "Rule names start with " + names.prefix + "- (from the rule group " + s.Group + ")."
+		owner = "Rule names start with " + names.prefix + " (from the rule group " + s.Group + ")."
 	}
 	s.Header = winHeader(f, rs, opts, owner)
 	return s, nil
@@ -149,24 +156,43 @@ func winSplitRPC(g *policies.Group, r policies.ServiceRule, keywords bool) []win
 	return parts
 }
 
-// winNamer hands out unique rule names: the group's prefix, then the host
-// group (when the Ruleset has several), role, service, protocol, ICMP type,
-// scope number and RPC keyword, each reduced to a slug.
+// winNamer hands out unique rule names: the group's prefix (see
+// rulePrefix), then the host group (when the Ruleset has several), role,
+// service, protocol, ICMP type, scope number and RPC keyword, each reduced
+// to a slug.
 type winNamer struct {
 	prefix string
 	seen   map[string]bool
 }
 
 func newWinNamer(group string) *winNamer {
-	prefix := slug(group, 48)
-	if prefix != "fwgen" && !strings.HasPrefix(prefix, "fwgen-") {
-		prefix = strings.TrimSuffix("fwgen-"+prefix, "-")
+	return &winNamer{prefix: rulePrefix(group), seen: map[string]bool{}}
+}
+
+// maxGroupSlug bounds the group's share of a rule name.
+const maxGroupSlug = 48
+
+// rulePrefix is the start of the rule names of a rule group: "fwgen-", the
+// group's slug and "--" ("fwgen-dc--" for the group "fwgen: dc"). A netsh
+// script finds its rules by this prefix, so no group's prefix may start
+// another group's names: slug never writes two dashes in a row, so the
+// double dash ends the prefix where "fwgen-dc-" would also start
+// "fwgen-dc-east-...". A slug too long for a name is cut and given a hash of
+// the whole, so that two long groups that differ only at the end differ.
+func rulePrefix(group string) string {
+	s := slug(group, len(group))
+	if len(s) > maxGroupSlug {
+		sum := sha256.Sum256([]byte(s))
+		s = strings.TrimRight(s[:maxGroupSlug-9], "-") + "-" + hex.EncodeToString(sum[:4])
 	}
-	return &winNamer{prefix: prefix, seen: map[string]bool{}}
+	if s != "fwgen" && !strings.HasPrefix(s, "fwgen-") {
+		s = strings.TrimSuffix("fwgen-"+s, "-")
+	}
+	return s + "--"
 }
 
 func (n *winNamer) name(hostGroup string, r policies.ServiceRule, scope int, kind portKind) (string, error) {
-	parts := []string{n.prefix, slug(hostGroup, 32), slug(r.Role, 32), slug(r.Service, 40), string(r.Proto)}
+	parts := []string{slug(hostGroup, 32), slug(r.Role, 32), slug(r.Service, 40), string(r.Proto)}
 	if r.ICMPType != nil {
 		parts = append(parts, "t"+strconv.Itoa(*r.ICMPType))
 	}
@@ -174,7 +200,7 @@ func (n *winNamer) name(hostGroup string, r policies.ServiceRule, scope int, kin
 		parts = append(parts, "s"+strconv.Itoa(scope))
 	}
 	parts = append(parts, map[portKind]string{portEPMap: "epmap", portRPC: "rpc"}[kind])
-	name := strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "-")
+	name := n.prefix + strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "-")
 	// Slugs of different ids can meet ("a.b" and "a-b"): number the later ones.
 	for i, base := 2, name; n.seen[name]; i++ {
 		name = base + "-" + strconv.Itoa(i)

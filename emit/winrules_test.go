@@ -337,7 +337,10 @@ func readRules(t *testing.T, format, script string) []parsedRule {
 	case "powershell":
 		rules, err = psRules(script)
 	case "netsh":
-		rules, _, err = netshRules(script)
+		var read *netshRead
+		if read, err = netshRules(script); err == nil {
+			rules = read.Adds
+		}
 	}
 	if err != nil {
 		t.Fatal(err)

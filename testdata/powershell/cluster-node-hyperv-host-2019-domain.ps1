@@ -55,7 +55,7 @@ $added = 0
 
 # cluster-node / Cluster service: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-cluster-icmpv4-t8'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv4-t8'
     DisplayName   = 'cluster-node - Cluster service (ICMPv4-In, type 8)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv4'
@@ -69,7 +69,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-cluster-icmpv6-t128'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv6-t128'
     DisplayName   = 'cluster-node - Cluster service (ICMPv6-In, type 128)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the OS mix has Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv6'
@@ -83,7 +83,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: tcp 135,445,3343,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-cluster-tcp'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp'
     DisplayName   = 'cluster-node - Cluster service (TCP-In)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: RPC, Cluster Service, Randomly allocated high ports. Peers: members. See KB 832017 (Cluster service); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -97,7 +97,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: udp 3343
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-cluster-udp'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp'
     DisplayName   = 'cluster-node - Cluster service (UDP-In)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. See KB 832017 (Cluster service).'
     Protocol      = 'UDP'
@@ -111,7 +111,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Remote Procedure Call (RPC): tcp 135,445,593,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-rpc-tcp'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-rpc-tcp'
     DisplayName   = 'cluster-node - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role cluster-node, host group cluster-node-hyperv-host: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -125,7 +125,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-cluster-node-server-tcp'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-server-tcp'
     DisplayName   = 'cluster-node - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role cluster-node, host group cluster-node-hyperv-host: SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -139,7 +139,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # hyperv-host / Hyper-V service: tcp 80,135,443,445,6600,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-hyperv-host-hyper-v-tcp'
+    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp'
     DisplayName   = 'hyperv-host - Hyper-V service (TCP-In)'
     Description   = 'fwgen: Hyper-V service, role hyperv-host, host group cluster-node-hyperv-host: Kerberos authentication (HTTP), WMI, Certificate-based authentication (HTTPS), SMB, Live migration, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Hyper-V service); KB 929851.'
     Protocol      = 'TCP'
@@ -153,7 +153,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # hyperv-host / Hyper-V service: udp 3343
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host-hyperv-host-hyper-v-udp'
+    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-udp'
     DisplayName   = 'hyperv-host - Hyper-V service (UDP-In)'
     Description   = 'fwgen: Hyper-V service, role hyperv-host, host group cluster-node-hyperv-host: Cluster Service traffic. Peers: members. See KB 832017 (Hyper-V service).'
     Protocol      = 'UDP'

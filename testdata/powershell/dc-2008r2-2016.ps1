@@ -75,7 +75,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-dc--dc-ad-icmpv4-t8'
     DisplayName   = 'dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -89,7 +89,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,5722,9389,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-tcp'
+    Name          = 'fwgen-dc--dc-ad-tcp'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC, DFSR (SYSVOL), Active Directory Management Gateway Service, Active Directory Web Services (ADWS), RPC randomly allocated high TCP ports. Peers: admins, clients, members. OS: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (the OS mix has Windows Server 2008 R2). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Distributed File System Replication); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -103,7 +103,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-udp'
+    Name          = 'fwgen-dc--dc-ad-udp'
     DisplayName   = 'dc - Active Directory (local security authority) (UDP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -117,7 +117,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-tcp'
+    Name          = 'fwgen-dc--dc-dfsn-tcp'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -131,7 +131,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-udp'
+    Name          = 'fwgen-dc--dc-dfsn-udp'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -145,7 +145,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 135,5722,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsr-tcp'
+    Name          = 'fwgen-dc--dc-dfsr-tcp'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. OS: Port 5722 is used only on Windows Server 2008 and 2008 R2 domain controllers; Windows Server 2012 domain controllers do not use it. (the OS mix has Windows Server 2008 R2). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -159,7 +159,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-dc-dc-dns-server-tcp'
+    Name          = 'fwgen-dc--dc-dns-server-tcp'
     DisplayName   = 'dc - DNS Server (TCP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -173,7 +173,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-dc-dc-dns-server-udp'
+    Name          = 'fwgen-dc--dc-dns-server-udp'
     DisplayName   = 'dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -187,7 +187,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-frs-tcp'
+    Name          = 'fwgen-dc--dc-frs-tcp'
     DisplayName   = 'dc - File Replication (TCP-In)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -201,7 +201,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-tcp'
+    Name          = 'fwgen-dc--dc-group-policy-tcp'
     DisplayName   = 'dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -215,7 +215,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-udp'
+    Name          = 'fwgen-dc--dc-group-policy-udp'
     DisplayName   = 'dc - Group Policy (UDP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
@@ -229,7 +229,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-kdc-tcp'
+    Name          = 'fwgen-dc--dc-kdc-tcp'
     DisplayName   = 'dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -243,7 +243,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-kdc-udp'
+    Name          = 'fwgen-dc--dc-kdc-udp'
     DisplayName   = 'dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -257,7 +257,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-link-tracking-tcp'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -271,7 +271,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-tcp'
+    Name          = 'fwgen-dc--dc-netlogon-tcp'
     DisplayName   = 'dc - Net Logon (TCP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -285,7 +285,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-udp'
+    Name          = 'fwgen-dc--dc-netlogon-udp'
     DisplayName   = 'dc - Net Logon (UDP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -299,7 +299,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,593,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc-dc-rpc-tcp'
+    Name          = 'fwgen-dc--dc-rpc-tcp'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -313,7 +313,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc-dc-server-tcp'
+    Name          = 'fwgen-dc--dc-server-tcp'
     DisplayName   = 'dc - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -327,7 +327,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-dc-dc-w32time-udp'
+    Name          = 'fwgen-dc--dc-w32time-udp'
     DisplayName   = 'dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dc: NTP. Peers: clients. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'

@@ -78,7 +78,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-dc--dc-ad-icmpv4-t8'
     DisplayName   = 'dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -92,7 +92,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,389,445,464,636,3268-3269,9389
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-tcp'
+    Name          = 'fwgen-dc--dc-ad-tcp'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports, Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins, clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -106,7 +106,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-tcp-epmap'
+    Name          = 'fwgen-dc--dc-ad-tcp-epmap'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports, Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -120,7 +120,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-tcp-rpc'
+    Name          = 'fwgen-dc--dc-ad-tcp-rpc'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, RPC)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports, Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -134,7 +134,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-ad-udp'
+    Name          = 'fwgen-dc--dc-ad-udp'
     DisplayName   = 'dc - Active Directory (local security authority) (UDP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -148,7 +148,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-tcp'
+    Name          = 'fwgen-dc--dc-dfsn-tcp'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -162,7 +162,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-tcp-epmap'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-epmap'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -176,7 +176,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-tcp-rpc'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-rpc'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In, RPC)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -190,7 +190,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsn-udp'
+    Name          = 'fwgen-dc--dc-dfsn-udp'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -204,7 +204,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsr-tcp-epmap'
+    Name          = 'fwgen-dc--dc-dfsr-tcp-epmap'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -218,7 +218,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-dfsr-tcp-rpc'
+    Name          = 'fwgen-dc--dc-dfsr-tcp-rpc'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In, RPC)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -232,7 +232,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-dc-dc-dns-server-tcp'
+    Name          = 'fwgen-dc--dc-dns-server-tcp'
     DisplayName   = 'dc - DNS Server (TCP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -246,7 +246,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-dc-dc-dns-server-udp'
+    Name          = 'fwgen-dc--dc-dns-server-udp'
     DisplayName   = 'dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -260,7 +260,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-frs-tcp-epmap'
+    Name          = 'fwgen-dc--dc-frs-tcp-epmap'
     DisplayName   = 'dc - File Replication (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -274,7 +274,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-frs-tcp-rpc'
+    Name          = 'fwgen-dc--dc-frs-tcp-rpc'
     DisplayName   = 'dc - File Replication (TCP-In, RPC)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -288,7 +288,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-tcp'
+    Name          = 'fwgen-dc--dc-group-policy-tcp'
     DisplayName   = 'dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -302,7 +302,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-tcp-epmap'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-epmap'
     DisplayName   = 'dc - Group Policy (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -316,7 +316,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-tcp-rpc'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-rpc'
     DisplayName   = 'dc - Group Policy (TCP-In, RPC)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -330,7 +330,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 5000-5100
 $rule = @{
-    Name          = 'fwgen-dc-dc-group-policy-udp'
+    Name          = 'fwgen-dc--dc-group-policy-udp'
     DisplayName   = 'dc - Group Policy (UDP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
@@ -344,7 +344,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-kdc-tcp'
+    Name          = 'fwgen-dc--dc-kdc-tcp'
     DisplayName   = 'dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -358,7 +358,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-dc-dc-kdc-udp'
+    Name          = 'fwgen-dc--dc-kdc-udp'
     DisplayName   = 'dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -372,7 +372,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-link-tracking-tcp-epmap'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-epmap'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -386,7 +386,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-link-tracking-tcp-rpc'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-rpc'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In, RPC)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -400,7 +400,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-tcp'
+    Name          = 'fwgen-dc--dc-netlogon-tcp'
     DisplayName   = 'dc - Net Logon (TCP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -414,7 +414,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-tcp-epmap'
+    Name          = 'fwgen-dc--dc-netlogon-tcp-epmap'
     DisplayName   = 'dc - Net Logon (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -428,7 +428,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-tcp-rpc'
+    Name          = 'fwgen-dc--dc-netlogon-tcp-rpc'
     DisplayName   = 'dc - Net Logon (TCP-In, RPC)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -442,7 +442,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-dc-dc-netlogon-udp'
+    Name          = 'fwgen-dc--dc-netlogon-udp'
     DisplayName   = 'dc - Net Logon (UDP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -456,7 +456,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 445,593
 $rule = @{
-    Name          = 'fwgen-dc-dc-rpc-tcp'
+    Name          = 'fwgen-dc--dc-rpc-tcp'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -470,7 +470,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc-dc-rpc-tcp-epmap'
+    Name          = 'fwgen-dc--dc-rpc-tcp-epmap'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -484,7 +484,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc-dc-rpc-tcp-rpc'
+    Name          = 'fwgen-dc--dc-rpc-tcp-rpc'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -498,7 +498,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc-dc-server-tcp'
+    Name          = 'fwgen-dc--dc-server-tcp'
     DisplayName   = 'dc - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -512,7 +512,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-dc-dc-w32time-udp'
+    Name          = 'fwgen-dc--dc-w32time-udp'
     DisplayName   = 'dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dc: NTP. Peers: clients. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'

@@ -62,7 +62,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-esp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: clients. Optional, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
@@ -76,7 +76,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -91,7 +91,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,139,389,445,464,636,3268-3269
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -106,7 +106,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-epmap'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -121,7 +121,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-rpc'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -136,7 +136,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp-s2'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
@@ -151,7 +151,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,137-138,389,464,500,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP Server, Kerberos password change, IPsec ISAKMP, NAT-T. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -166,7 +166,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 139,389,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -181,7 +181,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-epmap'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -196,7 +196,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-rpc'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -211,7 +211,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138,389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service, LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -226,7 +226,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsr-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -241,7 +241,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsr-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-epmap'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -256,7 +256,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsr-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-rpc'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -271,7 +271,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dns-server-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp'
     DisplayName   = 'dcs: dc - DNS Server (TCP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -286,7 +286,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dns-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp'
     DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -301,7 +301,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-frs-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-epmap'
     DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -316,7 +316,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-frs-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-rpc'
     DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -331,7 +331,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. See KB 832017 (Group Policy); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -346,7 +346,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-epmap'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -361,7 +361,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-rpc'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -376,7 +376,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp-s2-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-s2-rpc'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC, scope 2)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'TCP'
@@ -391,7 +391,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp'
     DisplayName   = 'dcs: dc - Group Policy (UDP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
@@ -406,7 +406,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-kdc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -421,7 +421,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-kdc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -436,7 +436,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-link-tracking-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-epmap'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -451,7 +451,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-link-tracking-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-rpc'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -466,7 +466,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 139,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -481,7 +481,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-epmap'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -496,7 +496,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-rpc'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -511,7 +511,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138,389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp'
     DisplayName   = 'dcs: dc - Net Logon (UDP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -526,7 +526,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 139,445,593
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -541,7 +541,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-epmap'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -556,7 +556,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -571,7 +571,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
@@ -586,7 +586,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8'
     DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
@@ -601,7 +601,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp'
     DisplayName   = 'dcs: dc - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -616,7 +616,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp'
     DisplayName   = 'dcs: dc - Server (UDP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
@@ -631,7 +631,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-w32time-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp'
     DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: clients. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
@@ -646,7 +646,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # management / Windows Remote Management (WinRM): tcp 5985-5986
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-management-winrm-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp'
     DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In)'
     Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)).'
     Protocol      = 'TCP'
@@ -661,7 +661,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: ah (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-ah'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
@@ -674,7 +674,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-esp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
@@ -687,7 +687,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: gre (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-gre'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
@@ -700,7 +700,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: tcp 1723
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (TCP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
@@ -714,7 +714,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: udp 500,1701,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-udp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (UDP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'

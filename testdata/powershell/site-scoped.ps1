@@ -60,7 +60,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-esp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: clients. Optional, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
@@ -74,7 +74,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -89,7 +89,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,135,139,389,445,464,636,3268-3269,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -104,7 +104,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-tcp-s2'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
@@ -119,7 +119,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,137-138,389,464,500,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-ad-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP Server, Kerberos password change, IPsec ISAKMP, NAT-T. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -134,7 +134,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,139,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -149,7 +149,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138,389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsn-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service, LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -164,7 +164,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dfsr-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -179,7 +179,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dns-server-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp'
     DisplayName   = 'dcs: dc - DNS Server (TCP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -194,7 +194,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-dns-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp'
     DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -209,7 +209,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-frs-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp'
     DisplayName   = 'dcs: dc - File Replication (TCP-In)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -224,7 +224,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. See KB 832017 (Group Policy); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -239,7 +239,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-tcp-s2'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-s2'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, scope 2)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'TCP'
@@ -254,7 +254,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-group-policy-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp'
     DisplayName   = 'dcs: dc - Group Policy (UDP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
@@ -269,7 +269,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-kdc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -284,7 +284,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-kdc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -299,7 +299,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-link-tracking-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -314,7 +314,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,139,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -329,7 +329,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138,389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-netlogon-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp'
     DisplayName   = 'dcs: dc - Net Logon (UDP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -344,7 +344,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,139,445,593,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -359,7 +359,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-rpc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
@@ -374,7 +374,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8'
     DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
@@ -389,7 +389,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp'
     DisplayName   = 'dcs: dc - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -404,7 +404,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp'
     DisplayName   = 'dcs: dc - Server (UDP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
@@ -419,7 +419,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dcs-dc-w32time-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp'
     DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: clients. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
@@ -434,7 +434,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # management / Windows Remote Management (WinRM): tcp 5985-5986
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-management-winrm-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp'
     DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In)'
     Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)).'
     Protocol      = 'TCP'
@@ -449,7 +449,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: ah (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-ah'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
@@ -462,7 +462,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-esp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
@@ -475,7 +475,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: gre (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-gre'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
@@ -488,7 +488,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: tcp 1723
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (TCP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
@@ -502,7 +502,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: udp 500,1701,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall-vpn-vpn-rras-udp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (UDP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'
