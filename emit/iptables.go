@@ -92,24 +92,24 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 	if err != nil {
 		return nil, err
 	}
+	dests, err := groupsDests(rs, chain)
+	if err != nil {
+		return nil, err
+	}
 	d := &iptData{Header: linuxHeader(rs, chain), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
 	if opts.DefaultDeny {
-		d.Rules = t.essentials(chain)
+		d.Rules = t.essentials(chain, dests)
 	}
 	var drops []iptRule
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
-		dests, err := groupDests(g, chain, len(rs.Groups))
-		if err != nil {
-			return nil, err
-		}
-		rules, err := t.group(g, dests)
+		rules, err := t.group(g, dests[i])
 		if err != nil {
 			return nil, err
 		}
 		d.Rules = append(d.Rules, rules...)
 		if opts.DefaultDeny && chain == chainForward {
-			drops = append(drops, t.drops(g, dests))
+			drops = append(drops, t.drops(g, dests[i])...)
 		}
 	}
 	if opts.DefaultDeny && chain == chainInput {
@@ -163,22 +163,41 @@ func iptJumpCommand(cmd, hook, chain string) string {
 }
 
 // essentials are the rules --default-deny puts first, so that replies,
-// loopback, ICMP errors and neighbour discovery keep working.
-func (t iptables) essentials(chain string) []iptRule {
-	lines := []string{
-		t.line("", `-m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "essential: established, related"`, "ACCEPT"),
-		t.line("", `-m conntrack --ctstate INVALID -m comment --comment "essential: invalid"`, "DROP"),
+// loopback, ICMP errors and neighbour discovery keep working; on the
+// forward chain, for the traffic to the servers only (see essentialScope),
+// one line for each server prefix of this family.
+func (t iptables) essentials(chain string, dests [][]netip.Prefix) []iptRule {
+	var matches []string
+	for _, f := range essentialScope(chain, dests) {
+		switch {
+		case f.Family == 0:
+			matches = append(matches, "")
+		case f.Family == t.fam:
+			for _, d := range f.Dests {
+				matches = append(matches, "-d "+d.String()+" ")
+			}
+		}
 	}
+	var lines []string
+	add := func(match, comment, target string) {
+		for _, m := range matches {
+			lines = append(lines, t.line(m+match, `-m comment --comment "essential: `+comment+`"`, target))
+		}
+	}
+	add("-m conntrack --ctstate RELATED,ESTABLISHED", "established, related", "ACCEPT")
+	add("-m conntrack --ctstate INVALID", "invalid", "DROP")
 	if chain == chainInput {
-		lines = append(lines, t.line("-i lo", `-m comment --comment "essential: loopback"`, "ACCEPT"))
+		add("-i lo", "loopback", "ACCEPT")
 	}
 	types, proto := essentialICMPv4, policies.ICMPv4
 	if t.fam == 6 {
 		types, proto = essentialICMPv6, policies.ICMPv6
 	}
 	for _, ty := range types {
-		lines = append(lines, t.line(fmt.Sprintf("%s %d", t.icmp, ty),
-			fmt.Sprintf(`-m comment --comment "essential: %s %s"`, t.icmpType, icmpName(proto, ty)), "ACCEPT"))
+		add(fmt.Sprintf("%s %d", t.icmp, ty), t.icmpType+" "+icmpName(proto, ty), "ACCEPT")
+	}
+	if len(lines) == 0 {
+		return nil
 	}
 	return []iptRule{{Notes: []string{essentialNote(chain, t.fam == 6)}, Lines: lines}}
 }
@@ -212,8 +231,9 @@ func (t iptables) group(g *policies.Group, dests []netip.Prefix) ([]iptRule, err
 
 // drops end a forward chain under --default-deny: what no rule accepted is
 // dropped on its way to the group's servers, and the router keeps
-// forwarding everything else.
-func (t iptables) drops(g *policies.Group, dests []netip.Prefix) iptRule {
+// forwarding everything else. A group without servers of this family has
+// none.
+func (t iptables) drops(g *policies.Group, dests []netip.Prefix) []iptRule {
 	r := iptRule{Notes: []string{oneLine("--default-deny: the rest of the traffic to host group " + g.Name)}}
 	for _, f := range splitFamilies("", nil, dests) {
 		if f.Family != t.fam {
@@ -223,7 +243,10 @@ func (t iptables) drops(g *policies.Group, dests []netip.Prefix) iptRule {
 			r.Lines = append(r.Lines, t.line("-d "+d.String(), "-m comment --comment "+iptString("default deny: host group "+g.Name), "DROP"))
 		}
 	}
-	return r
+	if len(r.Lines) == 0 {
+		return nil
+	}
+	return []iptRule{r}
 }
 
 // line is one rule of the chain.

@@ -272,7 +272,7 @@ func acceptedFlows(f linuxFormat, chains []fwtest.Chain, opts Options, rs *polic
 			fs.Merge(rf)
 		}
 	}
-	if diff := cmp.Diff(wantEssentials(f, opts), essentials); diff != "" {
+	if diff := cmp.Diff(wantEssentials(f, opts, rs), essentials); diff != "" {
 		return nil, fmt.Errorf("essential rules (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantDrops(f, opts, rs), drops); diff != "" {
@@ -340,25 +340,71 @@ func describe(r fwtest.Rule) string {
 }
 
 // wantEssentials are the rules --default-deny must put first, written out
-// here rather than taken from the emitter.
-func wantEssentials(f linuxFormat, opts Options) []string {
+// here rather than taken from the emitter. On the forward chain each
+// matches the traffic to the servers only: one rule for each family the
+// servers have addresses of (nftables), or for each server prefix
+// (iptables).
+func wantEssentials(f linuxFormat, opts Options, rs *policies.Ruleset) []string {
 	if !opts.DefaultDeny {
 		return nil
 	}
-	out := []string{"accept ct established,related", "drop ct invalid"}
+	tos := []string{""} // the input chain: any address
+	if chainOf(opts) == "forward" {
+		tos = serverMatches(f, rs)
+	}
+	var out []string
+	add := func(rule string, fam family) {
+		for _, to := range tos {
+			if fam == 0 || to == "" || strings.Contains(to, ":") == (fam == 6) {
+				out = append(out, rule+to)
+			}
+		}
+	}
+	add("accept ct established,related", 0)
+	add("drop ct invalid", 0)
 	if chainOf(opts) == "input" {
 		out = append(out, "accept iif lo")
 	}
-	v4 := []string{"accept icmpv4 3", "accept icmpv4 11", "accept icmpv4 12"}
-	v6 := []string{"accept icmpv6 1", "accept icmpv6 2", "accept icmpv6 3", "accept icmpv6 4",
-		"accept icmpv6 133", "accept icmpv6 134", "accept icmpv6 135", "accept icmpv6 136"}
 	switch f.fam {
 	case 0:
-		return append(out, "accept icmpv4 3 11 12", "accept icmpv6 1 2 3 4 133 134 135 136")
+		add("accept icmpv4 3 11 12", 4)
+		add("accept icmpv6 1 2 3 4 133 134 135 136", 6)
 	case 4:
-		return append(out, v4...)
+		for _, ty := range []int{3, 11, 12} {
+			add(fmt.Sprintf("accept icmpv4 %d", ty), 4)
+		}
+	case 6:
+		for _, ty := range []int{1, 2, 3, 4, 133, 134, 135, 136} {
+			add(fmt.Sprintf("accept icmpv6 %d", ty), 6)
+		}
 	}
-	return append(out, v6...)
+	return out
+}
+
+// serverMatches are the destinations of the essential rules of a forward
+// chain, as describe writes them: the servers of every group, for nftables
+// one match for each family, for iptables one for each prefix of the
+// file's family.
+func serverMatches(f linuxFormat, rs *policies.Ruleset) []string {
+	var all []netip.Prefix
+	for _, g := range rs.Groups {
+		all = append(all, g.Addresses...)
+	}
+	var out []string
+	for _, fam := range []family{4, 6} {
+		var to []string
+		for _, p := range outerPrefixes(all) {
+			if p.Addr().Is4() == (fam == 4) && (f.fam == 0 || f.fam == fam) {
+				to = append(to, " to "+p.String())
+			}
+		}
+		if f.fam == 0 && len(to) > 0 {
+			out = append(out, strings.Join(to, ""))
+		} else {
+			out = append(out, to...)
+		}
+	}
+	return out
 }
 
 // wantDrops are the drops that end the chain under --default-deny: one

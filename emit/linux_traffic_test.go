@@ -83,12 +83,7 @@ func TestLinuxForwardTraffic(t *testing.T) {
 			fwtest.Link(t, router, prefixes("10.1.0.1/24", "fd01::1/64"), a, prefixes("10.1.0.2/24", "fd01::2/64"))
 			fwtest.Link(t, router, prefixes("10.2.0.1/24", "fd02::1/64"), b, prefixes("10.2.0.2/24", "fd02::2/64"))
 			fwtest.Link(t, router, prefixes("10.3.0.1/24", "fd03::1/64"), server, prefixes("10.3.0.2/24", "10.3.0.3/24", "fd03::2/64"))
-			router.Sysctl(t, "net.ipv4.ip_forward", "1")
-			router.Sysctl(t, "net.ipv6.conf.all.forwarding", "1")
-			for ns, gw := range map[*fwtest.Netns][]string{a: {"10.1.0.1", "fd01::1"}, b: {"10.2.0.1", "fd02::1"}, server: {"10.3.0.1", "fd03::1"}} {
-				ns.Must("ip", "route", "add", "default", "via", gw[0])
-				ns.Must("ip", "-6", "route", "add", "default", "via", gw[1])
-			}
+			route(t, router, map[*fwtest.Netns][]string{a: {"10.1.0.1", "fd01::1"}, b: {"10.2.0.1", "fd02::1"}, server: {"10.3.0.1", "fd03::1"}})
 			rs := c.ruleset(t, prefixes("10.1.0.0/24", "fd01::/64"), prefixes("10.3.0.2/32", "fd03::2/128"))
 			allowed, denied := samplePorts(rs)
 			serve(t, server, []string{"10.3.0.2", "10.3.0.3", "fd03::2"}, allowed, denied)
@@ -107,6 +102,69 @@ func TestLinuxForwardTraffic(t *testing.T) {
 			expectReach(t, "A, an address that is not a server", a, notServer, true)
 		})
 	}
+}
+
+// TestLinuxForwardLeavesOtherHosts applies --chain forward --default-deny
+// on a router that has rules of its own, and checks that fwgen's rules
+// decide nothing about traffic to a host that is not a server: a reply the
+// router's own later rule drops stays dropped (fwgen accepted no reply to
+// that host), and an ICMP error that belongs to no connection, which the
+// router lets through, still passes (fwgen dropped no invalid packet to
+// that host). The same stray error to a server is dropped.
+func TestLinuxForwardLeavesOtherHosts(t *testing.T) {
+	fwtest.Require(t, linuxTools...)
+	for name, fs := range trafficFormats {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			router, a, server, other := fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t)
+			fwtest.Link(t, router, prefixes("10.1.0.1/24", "fd01::1/64"), a, prefixes("10.1.0.2/24", "fd01::2/64"))
+			fwtest.Link(t, router, prefixes("10.3.0.1/24", "fd03::1/64"), server, prefixes("10.3.0.2/24", "fd03::2/64"))
+			fwtest.Link(t, router, prefixes("10.4.0.1/24", "fd04::1/64"), other, prefixes("10.4.0.2/24", "fd04::2/64"))
+			route(t, router, map[*fwtest.Netns][]string{a: {"10.1.0.1", "fd01::1"}, server: {"10.3.0.1", "fd03::1"},
+				other: {"10.4.0.1", "fd04::1"}})
+			rs := linuxCases[0].ruleset(t, prefixes("10.1.0.0/24", "fd01::/64"), prefixes("10.3.0.2", "fd03::2"))
+			aPort := portSample{tcp: []uint16{7000}}
+			serve(t, a, []string{"10.1.0.2", "fd01::2"}, aPort)
+			toA := probes(aPort, "10.1.0.2", "fd01::2")
+			stray := func(what string, to *fwtest.Netns, dsts []string, want bool) {
+				t.Helper()
+				for i, dst := range dsts {
+					src := []string{"10.1.0.2", "fd01::2"}[i]
+					timeout := map[bool]time.Duration{true: passTimeout, false: blockTimeout}[want]
+					if got := fwtest.StrayICMPError(t, a, netip.MustParseAddr(src), to, netip.MustParseAddr(dst), timeout); got != want {
+						t.Errorf("%s: stray ICMP error from %s to %s: got through %v, want %v", what, src, dst, got, want)
+					}
+				}
+			}
+			expectReach(t, "before the rules, other host to A", other, toA, true)
+			stray("before the rules, to the other host", other, []string{"10.4.0.2", "fd04::2"}, true)
+			stray("before the rules, to the server", server, []string{"10.3.0.2", "fd03::2"}, true)
+
+			applyAll(t, router, fs, rs, Options{Chain: "forward", DefaultDeny: true})
+			routerRules(t, router, name)
+			expectReach(t, "other host to A, whose replies the router drops", other, toA, false)
+			stray("to the other host", other, []string{"10.4.0.2", "fd04::2"}, true)
+			stray("to the server", server, []string{"10.3.0.2", "fd03::2"}, false)
+		})
+	}
+}
+
+// routerRules gives the router rules of its own, after fwgen's: TCP from
+// network 1 to network 4 is dropped, so hosts of network 4 cannot open
+// connections to network 1 (the replies never come back).
+func routerRules(t *testing.T, router *fwtest.Netns, format string) {
+	t.Helper()
+	if format == "nftables" {
+		rules := "table inet router {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n" +
+			"\t\tip saddr 10.1.0.0/24 ip daddr 10.4.0.0/24 meta l4proto tcp drop\n" +
+			"\t\tip6 saddr fd01::/64 ip6 daddr fd04::/64 meta l4proto tcp drop\n\t}\n}\n"
+		if _, err := router.Exec([]byte(rules), "nft", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	router.Must("iptables", "-A", "FORWARD", "-s", "10.1.0.0/24", "-d", "10.4.0.0/24", "-p", "tcp", "-j", "DROP")
+	router.Must("ip6tables", "-A", "FORWARD", "-s", "fd01::/64", "-d", "fd04::/64", "-p", "tcp", "-j", "DROP")
 }
 
 // portSample is a handful of TCP and UDP ports.

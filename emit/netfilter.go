@@ -63,6 +63,33 @@ func groupDests(g *policies.Group, chain string, groups int) ([]netip.Prefix, er
 	return nil, nil
 }
 
+// groupsDests returns the destinations of every group, in order (see
+// groupDests).
+func groupsDests(rs *policies.Ruleset, chain string) ([][]netip.Prefix, error) {
+	out := make([][]netip.Prefix, len(rs.Groups))
+	for i := range rs.Groups {
+		dests, err := groupDests(&rs.Groups[i], chain, len(rs.Groups))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = dests
+	}
+	return out, nil
+}
+
+// essentialScope says which traffic the rules that --default-deny keeps
+// open apply to: all of it on a host firewall (one rule, no address, for
+// both families), and on a router only the traffic to the servers, for
+// each family they have addresses of. The router's other traffic is not
+// fwgen's: accepting it would skip the router's own later rules, and
+// dropping it (invalid packets) would override them.
+func essentialScope(chain string, dests [][]netip.Prefix) []famRule {
+	if chain == chainInput {
+		return []famRule{{}}
+	}
+	return splitFamilies("", nil, slices.Concat(dests...))
+}
+
 // family is an IP version, 4 or 6.
 type family int
 
@@ -151,6 +178,9 @@ func essentialNote(chain string, ipv6 bool) string {
 	what = append(what, "ICMP errors")
 	if ipv6 {
 		what = append(what, "IPv6 neighbour discovery")
+	}
+	if chain == chainForward {
+		return "--default-deny keeps these open to the servers, and leaves other traffic to the router's own rules: " + strings.Join(what, ", ")
 	}
 	return "--default-deny keeps these open: " + strings.Join(what, ", ")
 }

@@ -54,48 +54,64 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 	if err != nil {
 		return nil, err
 	}
+	dests, err := groupsDests(rs, chain)
+	if err != nil {
+		return nil, err
+	}
 	d := &nftData{Header: linuxHeader(rs, chain), Table: table, Chain: chain, Policy: "accept"}
+	b := &nftBuilder{d: d, names: map[string]string{}}
 	if opts.DefaultDeny {
-		d.Rules = nftEssentials(chain)
+		d.Rules = b.essentials(chain, dests)
 		if chain == chainInput {
 			d.Policy = "drop"
 		}
 	}
-	b := &nftBuilder{d: d, names: map[string]string{}}
 	var drops []nftRule
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
-		dests, err := groupDests(g, chain, len(rs.Groups))
-		if err != nil {
-			return nil, err
-		}
-		if err := b.group(g, dests); err != nil {
+		if err := b.group(g, dests[i]); err != nil {
 			return nil, err
 		}
 		if opts.DefaultDeny && chain == chainForward {
-			drops = append(drops, b.drops(g, dests)...)
+			drops = append(drops, b.drops(g, dests[i])...)
 		}
 	}
 	d.Rules = append(d.Rules, drops...)
 	return d, nil
 }
 
-// nftEssentials are the rules --default-deny puts first, so that replies,
-// loopback, ICMP errors and neighbour discovery keep working.
-func nftEssentials(chain string) []nftRule {
-	rules := []nftRule{
-		{Notes: []string{essentialNote(chain, true)},
-			Text: `ct state established,related accept comment "essential: established, related"`},
-		{Text: `ct state invalid drop comment "essential: invalid"`},
+// essentials are the rules --default-deny puts first, so that replies,
+// loopback, ICMP errors and neighbour discovery keep working; on the
+// forward chain, for the traffic to the servers only (see essentialScope).
+func (b *nftBuilder) essentials(chain string, dests [][]netip.Prefix) []nftRule {
+	scope := essentialScope(chain, dests)
+	var rules []nftRule
+	add := func(f famRule, text string) {
+		rules = append(rules, nftRule{Text: b.addrMatch(f.Family, "daddr", "servers", f.Dests) + text})
+	}
+	for _, f := range scope {
+		add(f, `ct state established,related accept comment "essential: established, related"`)
+	}
+	for _, f := range scope {
+		add(f, `ct state invalid drop comment "essential: invalid"`)
 	}
 	if chain == chainInput {
-		rules = append(rules, nftRule{Text: `iif "lo" accept comment "essential: loopback"`})
+		add(famRule{}, `iif "lo" accept comment "essential: loopback"`)
 	}
-	return append(rules,
-		nftRule{Text: fmt.Sprintf(`icmp type { %s } accept comment "essential: ICMP errors"`,
-			icmpTypeList(policies.ICMPv4, essentialICMPv4))},
-		nftRule{Text: fmt.Sprintf(`icmpv6 type { %s } accept comment "essential: ICMPv6 errors, neighbour discovery"`,
-			icmpTypeList(policies.ICMPv6, essentialICMPv6))})
+	for _, f := range scope {
+		if f.Family != 6 {
+			add(f, fmt.Sprintf(`icmp type { %s } accept comment "essential: ICMP errors"`,
+				icmpTypeList(policies.ICMPv4, essentialICMPv4)))
+		}
+		if f.Family != 4 {
+			add(f, fmt.Sprintf(`icmpv6 type { %s } accept comment "essential: ICMPv6 errors, neighbour discovery"`,
+				icmpTypeList(policies.ICMPv6, essentialICMPv6)))
+		}
+	}
+	if len(rules) > 0 {
+		rules[0].Notes = []string{essentialNote(chain, true)}
+	}
+	return rules
 }
 
 func icmpTypeList(p policies.Proto, types []int) string {

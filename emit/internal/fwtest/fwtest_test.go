@@ -1,6 +1,7 @@
 package fwtest
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -197,5 +198,20 @@ func TestSubtract(t *testing.T) {
 		if diff := cmp.Diff(c.want, subtract(c.a, c.b)); diff != "" {
 			t.Errorf("%v - %v (-want +got):\n%s", c.a, c.b, diff)
 		}
+	}
+}
+
+// TestChecksum checks the Internet checksum on the example of RFC 1071,
+// section 3, and on an odd length.
+func TestChecksum(t *testing.T) {
+	if got := checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
+		t.Errorf("got %#04x, want %#04x", got, ^uint16(0xddf2))
+	}
+	if got := checksum([]byte{0x01}); got != ^uint16(0x0100) {
+		t.Errorf("odd length: got %#04x", got)
+	}
+	msg := icmpError(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), []byte("x"))
+	if checksum(msg) != 0 {
+		t.Errorf("an ICMP message with its checksum does not sum to zero: %x", msg)
 	}
 }
