@@ -3,7 +3,6 @@ package emit
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -28,24 +27,6 @@ func linuxChain(opts Options) (string, error) {
 	}
 	return "", fmt.Errorf("chain %q: want input or forward", opts.Chain)
 }
-
-// linuxTable returns the table opts name, "fwgen" when none. It names the
-// nftables table and, in upper case, the iptables chains, so that the files
-// of several host groups, each given a table of its own, can be loaded on
-// one router without replacing each other.
-func linuxTable(opts Options) (string, error) {
-	table := opts.Table
-	if table == "" {
-		table = "fwgen"
-	}
-	if !tableName.MatchString(table) {
-		return "", fmt.Errorf("table %q: want a letter, then letters, digits, _ or -", table)
-	}
-	return table, nil
-}
-
-// tableName is what fwgen accepts as a table name: an nft identifier.
-var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
 // groupDests returns the destinations a group's rules match: its servers'
 // addresses, or none (any address) on a host firewall. A router must know

@@ -1,8 +1,15 @@
 package emit
 
 import (
+	"compress/gzip"
+	"fmt"
+	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -270,4 +277,132 @@ func TestLinuxGoldenRoundTrip(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestLinuxTableNames checks that a table name nft cannot parse, or one
+// that Linux systems commonly have already (loading the file would delete
+// it), is refused in every Linux format with a message that says why.
+func TestLinuxTableNames(t *testing.T) {
+	for _, c := range []struct {
+		tables []string
+		want   string
+	}{
+		{[]string{"ip", "inet", "counter", "accept", "drop", "table", "set", "chain", "flags", "type", "meta", "ct",
+			"priority", "log", "delete", "comment", "tcp", "udp", "icmpv6"}, "is an nft keyword"},
+		{[]string{"filter", "nat", "mangle", "raw", "security", "firewalld", "fw4"}, "is a common table name"},
+	} {
+		for _, table := range c.tables {
+			for _, f := range []string{"nftables", "iptables", "ip6tables"} {
+				format, _ := Lookup(f)
+				err := format.Emitter.Emit(&strings.Builder{}, linuxHostile(), Options{Chain: "forward", Table: table})
+				if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "pick another name") {
+					t.Errorf("%s, table %q: got %v, want %q and a hint", f, table, err, c.want)
+				}
+			}
+		}
+	}
+	for _, table := range []string{"fwgen", "fwgen-dcs", "dcs", "fwgen_cluster", "Filter", "IP"} {
+		if _, err := linuxTable(Options{Table: table}); err != nil {
+			t.Errorf("table %q: %v", table, err)
+		}
+	}
+}
+
+// TestNftTableKeywords has nft parse a table of each candidate name: the
+// words of nft's manual page when it is installed, and a few names. Every
+// name nft refuses must be one fwgen refuses, and the names fwgen is meant
+// to take must load.
+func TestNftTableKeywords(t *testing.T) {
+	fwtest.Require(t, linuxTools...)
+	ns := fwtest.NewNetns(t)
+	candidates := append(manPageWords(t), "fwgen", "fwgen-dcs", "dcs", "gre", "state", "ip", "counter")
+	refused, err := nftRefusedTables(ns, candidates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(refused, "ip") {
+		t.Fatalf("nft took a table named ip; the check cannot fail (refused: %v)", refused)
+	}
+	for _, w := range refused {
+		if _, err := linuxTable(Options{Table: w}); err == nil {
+			t.Errorf("nft refuses a table named %q, and fwgen takes the name", w)
+		}
+	}
+	for _, w := range []string{"fwgen", "fwgen-dcs", "dcs"} {
+		if slices.Contains(refused, w) {
+			t.Errorf("nft refuses a table named %q", w)
+		}
+	}
+}
+
+// manPageWords lists the words of nft's manual page, or none when it is not
+// installed (minimal systems leave manual pages out).
+func manPageWords(t *testing.T) []string {
+	f, err := os.Open("/usr/share/man/man8/nft.8.gz")
+	if err != nil {
+		t.Logf("no manual page of nft (%v): checking fwgen's own list only", err)
+		return nil
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := regexp.MustCompile(`[a-z][a-z0-9_-]*`).FindAllString(string(text), -1)
+	slices.Sort(words)
+	return slices.Compact(words)
+}
+
+// nftRefusedTables has nft check a file that declares a table of each
+// name, a batch at a time, and returns the names it refuses.
+func nftRefusedTables(ns *fwtest.Netns, names []string) ([]string, error) {
+	var refused []string
+	for batch := range slices.Chunk(names, 100) {
+		r, err := nftRefusedBatch(ns, batch)
+		if err != nil {
+			return nil, err
+		}
+		refused = append(refused, r...)
+	}
+	slices.Sort(refused)
+	return slices.Compact(refused), nil
+}
+
+// nftErrorLine finds the line number of each error nft reports.
+var nftErrorLine = regexp.MustCompile(`:(\d+):\d+(-\d+)?: Error`)
+
+// nftRefusedBatch checks one file of tables. nft reports every line it
+// cannot parse, but stops at 10 errors: a batch that reaches 10 is checked
+// again in halves.
+func nftRefusedBatch(ns *fwtest.Netns, batch []string) ([]string, error) {
+	var file strings.Builder
+	for _, n := range batch {
+		fmt.Fprintf(&file, "table inet %s {}\n", n)
+	}
+	_, err := ns.Exec([]byte(file.String()), "nft", "-c", "-f", "-")
+	if err == nil {
+		return nil, nil
+	}
+	errs := nftErrorLine.FindAllStringSubmatch(err.Error(), -1)
+	switch {
+	case len(errs) == 0:
+		return nil, err
+	case len(errs) >= 10 && len(batch) > 1:
+		a, err := nftRefusedBatch(ns, batch[:len(batch)/2])
+		if err != nil {
+			return nil, err
+		}
+		b, err := nftRefusedBatch(ns, batch[len(batch)/2:])
+		return append(a, b...), err
+	}
+	var refused []string
+	for _, e := range errs {
+		n, _ := strconv.Atoi(e[1])
+		refused = append(refused, batch[n-1])
+	}
+	return refused, nil
 }
