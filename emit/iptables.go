@@ -96,7 +96,7 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &iptData{Header: linuxHeader(rs, chain), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
+	d := &iptData{Header: linuxHeader(rs, chain, dests), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
 	if opts.DefaultDeny {
 		d.Rules = t.essentials(chain, dests)
 	}

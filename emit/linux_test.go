@@ -478,3 +478,35 @@ func checkComments(t *testing.T, f linuxFormat, rs *policies.Ruleset, chains []f
 		}
 	}
 }
+
+// TestLinuxFamilyMismatch checks a group whose sources and servers have no
+// address family in common: with no rule left, every Linux format refuses
+// it (an empty chain would, with --default-deny, drop all traffic to the
+// servers). When only some rules are left out, the header says which.
+func TestLinuxFamilyMismatch(t *testing.T) {
+	rs := linuxCases[0].ruleset(t, prefixes("fd00::/8"), prefixes("10.0.0.0/8"))
+	want := `host group "dc": no rule left: the sources (fd00::/8) and the servers' addresses (10.0.0.0/8) are of different address families`
+	for _, f := range []string{"nftables", "iptables", "ip6tables"} {
+		for _, opts := range []Options{{}, {Chain: "forward", DefaultDeny: true}} {
+			format, _ := Lookup(f)
+			err := format.Emitter.Emit(&strings.Builder{}, rs, opts)
+			if err == nil || err.Error() != want {
+				t.Errorf("%s %+v: got %v, want %s", f, opts, err, want)
+			}
+		}
+	}
+	partial := linuxCases[0].ruleset(t, prefixes("10.10.0.0/16"), prefixes("10.20.0.0/24"))
+	g := &partial.Groups[0]
+	for i := range g.Needs {
+		if g.Needs[i].Proto == policies.UDP {
+			g.Needs[i].Sources = prefixes("fd10::/48")
+		}
+	}
+	note := "#   note: no rule for udp 53,88,123,389,464,49152-65535 from fd10::/48 (roles dc; services ad, dfsn, dns-server, " +
+		"group-policy, kdc, netlogon, w32time): the sources and the servers' addresses are of different address families\n"
+	for _, f := range []string{"nftables", "iptables", "ip6tables"} {
+		if out := string(emitString(t, f, partial, Options{Chain: "forward"})); !strings.Contains(out, note) {
+			t.Errorf("%s: no %q in\n%s", f, note, out)
+		}
+	}
+}

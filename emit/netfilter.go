@@ -45,17 +45,56 @@ func groupDests(g *policies.Group, chain string, groups int) ([]netip.Prefix, er
 }
 
 // groupsDests returns the destinations of every group, in order (see
-// groupDests).
+// groupDests). It refuses a group none of whose rules can meet its
+// servers: the chain would have nothing for it, and under --default-deny
+// would drop all its traffic.
 func groupsDests(rs *policies.Ruleset, chain string) ([][]netip.Prefix, error) {
 	out := make([][]netip.Prefix, len(rs.Groups))
 	for i := range rs.Groups {
-		dests, err := groupDests(&rs.Groups[i], chain, len(rs.Groups))
+		g := &rs.Groups[i]
+		dests, err := groupDests(g, chain, len(rs.Groups))
 		if err != nil {
 			return nil, err
+		}
+		if gaps := familyGaps(g, dests); len(gaps) > 0 && len(gaps) == len(g.ByScope()) {
+			var sources []netip.Prefix
+			for _, r := range gaps {
+				sources = append(sources, r.Sources...)
+			}
+			return nil, fmt.Errorf("host group %q: no rule left: the sources (%s) and the servers' addresses (%s) are of different address families",
+				g.Name, prefixList(outerPrefixes(sources)), prefixList(dests))
 		}
 		out[i] = dests
 	}
 	return out, nil
+}
+
+// familyGaps returns the scope rules of a group that no rule can carry:
+// their sources and the group's servers have no address family in common.
+// (A rule for ICMPv4 or ICMPv6 without servers of that family is not one:
+// the servers simply never see such traffic.)
+func familyGaps(g *policies.Group, dests []netip.Prefix) []policies.ScopeRule {
+	var gaps []policies.ScopeRule
+	for _, r := range g.ByScope() {
+		if len(splitFamilies("", r.Sources, dests)) == 0 {
+			gaps = append(gaps, r)
+		}
+	}
+	return gaps
+}
+
+// gapNote tells the reader of the header about a rule familyGaps left out.
+func gapNote(r policies.ScopeRule) string {
+	return fmt.Sprintf("note: no rule for %s (%s): the sources and the servers' addresses are of different address families",
+		ruleWhat(r), linuxComment(r))
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // essentialScope says which traffic the rules that --default-deny keeps
@@ -189,9 +228,9 @@ func icmpName(p policies.Proto, t int) string {
 // linuxHeader describes the Ruleset in comment lines: where it came from,
 // and for each group its servers, OS mix, RPC range, notes and the services
 // its rules name, with their references.
-func linuxHeader(rs *policies.Ruleset, chain string) []string {
+func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []string {
 	h := []string{fmt.Sprintf("fwgen: policy %s (%s), inbound rules for the %s chain", rs.Policy, rs.Source, chain)}
-	for _, g := range rs.Groups {
+	for i, g := range rs.Groups {
 		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), osNameList(g.OS)))
 		servers := "any address of this host"
 		if len(g.Addresses) > 0 {
@@ -200,6 +239,9 @@ func linuxHeader(rs *policies.Ruleset, chain string) []string {
 		h = append(h, "  servers: "+servers, "  RPC dynamic range: "+PortList(g.RPC.Ranges)+": "+g.RPC.Reason)
 		for _, n := range g.Notes {
 			h = append(h, "  note: "+n)
+		}
+		for _, r := range familyGaps(&g, dests[i]) {
+			h = append(h, "  "+gapNote(r))
 		}
 		h = append(h, "  services:")
 		for _, s := range linuxServices(&g) {
@@ -238,6 +280,11 @@ func linuxServices(g *policies.Group) []string {
 // linuxNote is the full provenance of a scope rule, for a comment line above
 // it: "tcp 53,88 from 10.0.0.0/8: roles dc; services ad, kdc".
 func linuxNote(r policies.ScopeRule) string {
+	return oneLine(ruleWhat(r) + ": " + linuxComment(r))
+}
+
+// ruleWhat names the traffic of a scope rule: "tcp 53,88 from 10.0.0.0/8".
+func ruleWhat(r policies.ScopeRule) string {
 	what := string(r.Proto)
 	switch {
 	case r.Proto.HasPorts():
@@ -249,7 +296,7 @@ func linuxNote(r policies.ScopeRule) string {
 	if len(r.Sources) > 0 {
 		from = policies.SourcesKey(r.Sources)
 	}
-	return oneLine(fmt.Sprintf("%s from %s: %s", what, from, linuxComment(r)))
+	return what + " from " + from
 }
 
 // linuxComment names the roles and services of a rule: "roles dc; services

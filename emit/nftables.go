@@ -58,7 +58,7 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &nftData{Header: linuxHeader(rs, chain), Table: table, Chain: chain, Policy: "accept"}
+	d := &nftData{Header: linuxHeader(rs, chain, dests), Table: table, Chain: chain, Policy: "accept"}
 	b := &nftBuilder{d: d, names: map[string]string{}}
 	if opts.DefaultDeny {
 		d.Rules = b.essentials(chain, dests)
