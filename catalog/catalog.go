@@ -99,6 +99,11 @@ type Condition struct {
 	Before string `yaml:"before"`
 	// From keeps the entry when any host runs this version or a later one.
 	From string `yaml:"from"`
+	// Mix tests the whole OS mix, clients included, for conditions on the
+	// computers that connect (XP clients need Group Policy's ICMP). Without
+	// it a condition tests the servers' own versions only, as what a server
+	// listens on depends on its own version.
+	Mix bool `yaml:"mix"`
 }
 
 // Role is a named set of services a server runs, such as a domain controller.

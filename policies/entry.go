@@ -31,7 +31,7 @@ func (r *resolver) entry(role string, svc *catalog.Service, e catalog.Entry) {
 	}
 	base := Need{Role: role, Service: svc.ID, ServiceName: svc.Name, SystemService: svc.SystemService,
 		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Peer: e.Peers,
-		Sources: r.peers[e.Peers], Optional: e.Optional, OSReason: osReason, Notes: svc.Notes,
+		Sources: r.sources(role, e.Peers), Optional: e.Optional, OSReason: osReason, Notes: svc.Notes,
 		Refs: r.refs(svc, e)}
 	if !e.Protocol.HasPorts() {
 		r.add(base)
@@ -103,8 +103,23 @@ func (r *resolver) refs(svc *catalog.Service, e catalog.Entry) []Ref {
 	return out
 }
 
-// holds evaluates an OS condition against the group's OS mix and says why.
+// holds evaluates an OS condition against the group's servers (or, with
+// Mix, the whole OS mix) and says why.
 func (r *resolver) holds(w *catalog.Condition) (bool, string) {
+	hosts, what, noun := r.listeners(), "the servers run", "server"
+	if w.Mix {
+		hosts, what, noun = r.oses, "the OS mix has", "host"
+	}
+	anyOS := func(f func(*catalog.OS) bool) bool { return slices.ContainsFunc(hosts, f) }
+	names := func(f func(*catalog.OS) bool) string {
+		var out []string
+		for _, o := range hosts {
+			if f(o) {
+				out = append(out, o.Name)
+			}
+		}
+		return strings.Join(out, ", ")
+	}
 	var reasons []string
 	if len(w.OSAny) > 0 {
 		var want []string
@@ -112,40 +127,29 @@ func (r *resolver) holds(w *catalog.Condition) (bool, string) {
 			o, _ := r.c.OS(id)
 			want = append(want, o.Name)
 		}
-		if !r.anyOS(func(o *catalog.OS) bool { return slices.Contains(want, o.Name) }) {
-			return false, "no host runs " + strings.Join(want, " or ")
+		in := func(o *catalog.OS) bool { return slices.Contains(want, o.Name) }
+		if !anyOS(in) {
+			return false, "no " + noun + " runs " + strings.Join(want, " or ")
 		}
-		reasons = append(reasons, "the OS mix has "+r.names(func(o *catalog.OS) bool { return slices.Contains(want, o.Name) }))
+		reasons = append(reasons, what+" "+names(in))
 	}
 	if w.Before != "" {
 		limit, _ := r.c.OS(w.Before)
 		older := func(o *catalog.OS) bool { return o.Build < limit.Build }
-		if !r.anyOS(older) {
-			return false, "every host runs " + limit.Name + " or later"
+		if !anyOS(older) {
+			return false, "every " + noun + " runs " + limit.Name + " or later"
 		}
-		reasons = append(reasons, fmt.Sprintf("the OS mix has %s, older than %s", r.names(older), limit.Name))
+		reasons = append(reasons, fmt.Sprintf("%s %s, older than %s", what, names(older), limit.Name))
 	}
 	if w.From != "" {
 		limit, _ := r.c.OS(w.From)
 		newer := func(o *catalog.OS) bool { return o.Build >= limit.Build }
-		if !r.anyOS(newer) {
-			return false, "every host is older than " + limit.Name
+		if !anyOS(newer) {
+			return false, "every " + noun + " is older than " + limit.Name
 		}
-		reasons = append(reasons, fmt.Sprintf("the OS mix has %s, %s or later", r.names(newer), limit.Name))
+		reasons = append(reasons, fmt.Sprintf("%s %s, %s or later", what, names(newer), limit.Name))
 	}
 	return true, strings.Join(reasons, "; ")
-}
-
-func (r *resolver) anyOS(f func(*catalog.OS) bool) bool { return slices.ContainsFunc(r.oses, f) }
-
-func (r *resolver) names(f func(*catalog.OS) bool) string {
-	var out []string
-	for _, o := range r.oses {
-		if f(o) {
-			out = append(out, o.Name)
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // sortNeeds orders needs by role, service, protocol, port, ICMP type, peer

@@ -73,6 +73,8 @@ type resolver struct {
 	oses  []*catalog.OS
 	seen  map[string]bool
 	peers map[Peer][]netip.Prefix
+	// members caches memberAddresses by role.
+	members map[string][]netip.Prefix
 }
 
 func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
@@ -185,44 +187,50 @@ func (r *resolver) listeners() []*catalog.OS {
 	return out
 }
 
-// scopes maps each peer class to source addresses and notes the classes
-// that are open to any address.
+// scopes maps each peer class to source addresses: the networks the group
+// names for it. Members a group does not name are worked out per role, by
+// sources.
 func (r *resolver) scopes() {
 	r.peers = map[Peer][]netip.Prefix{}
-	for _, peer := range []Peer{Clients, Members, Admins} {
+	r.members = map[string][]netip.Prefix{}
+	for peer, nets := range r.h.Peers {
 		var src []netip.Prefix
-		for _, net := range r.h.Peers[peer] {
+		for _, net := range nets {
 			src = append(src, r.p.Networks[net]...)
-		}
-		if _, named := r.h.Peers[peer]; !named && peer == Members {
-			src = r.memberAddresses()
 		}
 		r.peers[peer] = sortPrefixes(src)
 	}
 }
 
+// sources are the addresses that peer class may connect from for a need
+// of role; none means any address.
+func (r *resolver) sources(role string, peer Peer) []netip.Prefix {
+	if _, named := r.h.Peers[peer]; named || peer != Members {
+		return r.peers[peer]
+	}
+	if _, ok := r.members[role]; !ok {
+		r.members[role] = r.memberAddresses(role)
+	}
+	return r.members[role]
+}
+
 // memberAddresses are the addresses of this group and of every other group
-// that shares one of its roles: other DCs, other cluster nodes.
-func (r *resolver) memberAddresses() []netip.Prefix {
+// that holds role: the other DCs of a DC's replication, the other nodes of
+// a cluster. A role both groups hold for another reason does not count.
+func (r *resolver) memberAddresses(role string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, other := range r.p.Hosts {
-		if other.Name == r.h.Name || r.sharesRole(&other) {
+		if other.Name == r.h.Name || r.holdsRole(&other, role) {
 			out = append(out, other.Addresses...)
 		}
 	}
-	return out
+	return sortPrefixes(out)
 }
 
-func (r *resolver) sharesRole(other *Host) bool {
-	for _, a := range r.h.Roles {
-		ra, err := r.c.Role(a)
-		if err != nil {
-			continue
-		}
-		for _, b := range other.Roles {
-			if rb, err := r.c.Role(b); err == nil && ra.ID == rb.ID {
-				return true
-			}
+func (r *resolver) holdsRole(h *Host, role string) bool {
+	for _, name := range h.Roles {
+		if rr, err := r.c.Role(name); err == nil && rr.ID == role {
+			return true
 		}
 	}
 	return false
@@ -243,8 +251,7 @@ func sortPrefixes(ps []netip.Prefix) []netip.Prefix {
 // any address, so that no format hides an unscoped rule.
 func (r *resolver) openNotes() {
 	for _, peer := range []Peer{Admins, Clients, Members} {
-		used := slices.ContainsFunc(r.g.Needs, func(n Need) bool { return n.Peer == peer })
-		if used && len(r.peers[peer]) == 0 {
+		if slices.ContainsFunc(r.g.Needs, func(n Need) bool { return n.Peer == peer && len(n.Sources) == 0 }) {
 			r.g.Notes = append(r.g.Notes, fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", peer))
 		}
 	}

@@ -263,3 +263,39 @@ func TestClientVersionsDoNotWidenTheRange(t *testing.T) {
 		t.Errorf("a mix of client versions only is the hosts themselves: %v", ws.Hosts())
 	}
 }
+
+// TestConditionsOnServersOrMix: what a server listens on depends on its own
+// version; only conditions marked mix look at the clients' versions.
+func TestConditionsOnServersOrMix(t *testing.T) {
+	wsus := resolve(t, quick([]string{"wsus"}, []string{"2019", "xp"}))
+	if has(wsus, TCP, "80") || !has(wsus, TCP, "8530") {
+		t.Error("XP clients of a 2019 WSUS server must not bring back WSUS 3.x's port 80")
+	}
+	winrm := resolve(t, quick([]string{"management"}, []string{"xp", "2016"}))
+	if has(winrm, TCP, "80") || !has(winrm, TCP, "5985") {
+		t.Error("XP clients of a 2016 server must not open WinRM 1.1's port 80")
+	}
+	dc := resolve(t, quick([]string{"dc"}, []string{"2016", "xp"}))
+	if !slices.ContainsFunc(dc.Needs, func(n Need) bool { return n.Service == "browser" }) {
+		t.Error("the Computer Browser is needed while XP computers are in the mix")
+	}
+}
+
+// TestMembersShareTheNeedsRole: other groups are members of a need only
+// through the role that has the need, not through any role they share.
+func TestMembersShareTheNeedsRole(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	p := &Policy{Name: "site", OS: []string{"2016"}, Hosts: []Host{
+		{Name: "dcs", Roles: []string{"dc", "management"}, Addresses: []netip.Prefix{pfx("10.20.0.10/32")}},
+		{Name: "sql", Roles: []string{"sql-server", "management"}, Addresses: []netip.Prefix{pfx("10.30.0.5/32")}},
+	}}
+	rs, err := Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rs.Groups[0].Needs {
+		if n.Role == "dc" && n.Peer == Members && SourcesKey(n.Sources) != "10.20.0.10/32" {
+			t.Fatalf("dc members of dcs: %s, want the DCs only", SourcesKey(n.Sources))
+		}
+	}
+}
