@@ -74,6 +74,9 @@ func netshAdd(r winRule) string {
 	case r.Proto.HasPorts():
 		args = append(args, "localport="+strings.Join(winPorts(r.Ports), ","))
 	}
+	if len(r.Locals) > 0 {
+		args = append(args, "localip="+strings.Join(winAddresses(r.Locals), ","))
+	}
 	if len(r.Sources) > 0 {
 		args = append(args, "remoteip="+strings.Join(winAddresses(r.Sources), ","))
 	}

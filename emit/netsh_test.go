@@ -38,7 +38,7 @@ func TestNetshRules(t *testing.T) {
 func TestNetshHostile(t *testing.T) {
 	for name, opts := range hostileOptions() {
 		t.Run(name, func(t *testing.T) {
-			rs := hostileRuleset()
+			rs := winHostile()
 			checkNetsh(t, string(emitString(t, "netsh", rs, opts)), func(rules []parsedRule) {
 				checkRules(t, rs, opts, rules)
 				s, err := windowsScript(netshFormat, rs, opts)

@@ -22,7 +22,7 @@ var remLine = regexp.MustCompile(`^rem( [A-Za-z0-9 .,:;/()_+\-=#@'?*\[\]{}~$\\]*
 
 // netshKeys are the parameters of "netsh advfirewall firewall add rule"
 // that the scripts may use.
-var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "remoteip", "profile", "description"}
+var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "localip", "remoteip", "profile", "description"}
 
 // Kinds of netsh script lines that hold data; any other line must be one of
 // the template's fixed lines.
@@ -209,6 +209,8 @@ func netshRule(args []string) (parsedRule, error) {
 			r.Ports = strings.Split(v, ",")
 		case "remoteip":
 			r.Sources = strings.Split(v, ",")
+		case "localip":
+			r.Locals = strings.Split(v, ",")
 		case "profile":
 			r.Profiles = strings.Split(v, ",")
 		case "dir", "action":

@@ -36,6 +36,7 @@ type psRule struct {
 	Protocol      string
 	LocalPort     string
 	IcmpType      string
+	LocalAddress  string
 	RemoteAddress string
 	Profile       string
 }
@@ -74,6 +75,9 @@ func psRuleOf(r winRule) psRule {
 	}
 	if r.ICMPType != nil {
 		p.IcmpType = psQuote(strconv.Itoa(*r.ICMPType))
+	}
+	if len(r.Locals) > 0 {
+		p.LocalAddress = psList(winAddresses(r.Locals))
 	}
 	if len(r.Sources) > 0 {
 		p.RemoteAddress = psList(winAddresses(r.Sources))

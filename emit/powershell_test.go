@@ -23,7 +23,7 @@ func psScripts(t *testing.T) map[string][]byte {
 		out[c.name+".ps1"] = emitString(t, "powershell", c.ruleset(t), c.opts)
 	}
 	for name, opts := range hostileOptions() {
-		out[name+".ps1"] = emitString(t, "powershell", hostileRuleset(), opts)
+		out[name+".ps1"] = emitString(t, "powershell", winHostile(), opts)
 	}
 	if *psOut != "" {
 		for name, b := range out {
@@ -64,7 +64,7 @@ func TestPowerShellRules(t *testing.T) {
 func TestPowerShellHostile(t *testing.T) {
 	for name, opts := range hostileOptions() {
 		t.Run(name, func(t *testing.T) {
-			rs := hostileRuleset()
+			rs := winHostile()
 			script := string(emitString(t, "powershell", rs, opts))
 			checkPowerShell(t, script, func(rules []parsedRule) {
 				checkRules(t, rs, opts, rules)

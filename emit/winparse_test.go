@@ -100,7 +100,8 @@ type parsedRule struct {
 	Name, DisplayName, Description string
 	Proto                          policies.Proto
 	ICMPType                       string
-	Ports, Sources, Profiles       []string
+	Ports, Sources, Locals         []string
+	Profiles                       []string
 }
 
 // psRules reads the "$rule = @{ ... }" tables of a script.
@@ -148,6 +149,8 @@ func (r *parsedRule) setPS(line string) error {
 		r.ICMPType = one
 	case "RemoteAddress":
 		r.Sources = items
+	case "LocalAddress":
+		r.Locals = items
 	case "Profile":
 		r.Profiles = items
 	default:
@@ -278,30 +281,43 @@ func crtArgs(s string) []string {
 	return args
 }
 
-// openings is what a set of rules opens: for each protocol, ICMP type and
-// source address ("any" when unscoped), the merged port ranges.
+// openings is what a set of rules opens: for each protocol, ICMP type,
+// source address and local address ("any" when unscoped), the merged port
+// ranges.
 type openings map[string][]policies.PortRange
 
-func (o openings) add(proto policies.Proto, icmp string, sources []string, ports []policies.PortRange) {
-	if len(sources) == 0 {
-		sources = []string{"any"}
-	}
-	for _, s := range sources {
-		k := fmt.Sprintf("%s|%s|%s", proto, icmp, s)
-		o[k] = catalog.MergeRanges(append(o[k], ports...))
+func (o openings) add(proto policies.Proto, icmp string, sources, locals []string, ports []policies.PortRange) {
+	for _, s := range orAny(sources) {
+		for _, l := range orAny(locals) {
+			k := fmt.Sprintf("%s|%s|%s|%s", proto, icmp, s, l)
+			o[k] = catalog.MergeRanges(append(o[k], ports...))
+		}
 	}
 }
 
-// rulesetOpenings is what the Ruleset's needs open.
+// orAny returns addrs, or "any" for none.
+func orAny(addrs []string) []string {
+	if len(addrs) == 0 {
+		return []string{"any"}
+	}
+	return addrs
+}
+
+// rulesetOpenings is what the Ruleset's needs open: on any local address
+// when it has one group, on the group's servers when it has several.
 func rulesetOpenings(rs *policies.Ruleset) openings {
 	o := openings{}
 	for _, g := range rs.Groups {
+		var locals []string
+		if len(rs.Groups) > 1 {
+			locals = winAddresses(g.Addresses)
+		}
 		for _, n := range g.Needs {
 			var ports []policies.PortRange
 			if n.Proto.HasPorts() {
 				ports = []policies.PortRange{n.Ports}
 			}
-			o.add(n.Proto, icmpString(n.ICMPType), winAddresses(n.Sources), ports)
+			o.add(n.Proto, icmpString(n.ICMPType), winAddresses(n.Sources), locals, ports)
 		}
 	}
 	return o
@@ -331,7 +347,7 @@ func scriptOpenings(rs *policies.Ruleset, rules []parsedRule) (openings, error) 
 				ports = append(ports, pr)
 			}
 		}
-		o.add(r.Proto, r.ICMPType, r.Sources, ports)
+		o.add(r.Proto, r.ICMPType, r.Sources, r.Locals, ports)
 	}
 	return o, nil
 }

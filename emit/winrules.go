@@ -35,6 +35,7 @@ type winRule struct {
 	Ports       []policies.PortRange // for portNumbers on TCP and UDP
 	ICMPType    *int
 	Sources     []netip.Prefix // empty means any address
+	Locals      []netip.Prefix // the host group's servers when the script has several groups; empty means any
 	Profiles    []string       // Domain, Private, Public; empty means any
 }
 
@@ -95,9 +96,9 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 		if err != nil {
 			return nil, fmt.Errorf("host group %q: %w", g.Name, err)
 		}
-		hostGroup := ""
-		if len(rs.Groups) > 1 {
-			hostGroup = g.Name
+		hostGroup, locals, err := winLocals(g, len(rs.Groups))
+		if err != nil {
+			return nil, err
 		}
 		scopes := map[string]int{}
 		for _, r := range g.ByService() {
@@ -105,7 +106,7 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			scopes[scopeKey]++
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
-					Sources: r.Sources, Profiles: profiles}
+					Sources: r.Sources, Locals: locals, Profiles: profiles}
 				w.Name, err = names.name(hostGroup, r, scopes[scopeKey], p.kind)
 				if err != nil {
 					return nil, err
@@ -124,6 +125,21 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 	}
 	s.Header = winHeader(f, rs, opts, owner)
 	return s, nil
+}
+
+// winLocals returns what tells a group's rules from the other groups' in
+// a script for several: its name, for the rules' names, and its servers'
+// addresses, which each rule's local addresses must be, or the group's
+// ports would open on every server that runs the script. A script for one
+// group needs neither.
+func winLocals(g *policies.Group, groups int) (hostGroup string, locals []netip.Prefix, err error) {
+	switch {
+	case groups == 1:
+		return "", nil, nil
+	case len(g.Addresses) == 0:
+		return "", nil, fmt.Errorf("host group %q: with %d host groups in one script, each needs its servers' addresses (hosts[].addresses), or one group's ports would open on the others", g.Name, groups)
+	}
+	return g.Name, g.Addresses, nil
 }
 
 // winPart is one Windows rule's share of a by-service rule's ports.

@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -124,6 +125,16 @@ func hostileRuleset() *policies.Ruleset {
 		Groups: []policies.Group{group(h(2)), group(h(3)), group(strings.ReplaceAll(h(3), " ", "_"))}}
 }
 
+// winHostile is the hostile Ruleset with server addresses, which a script
+// for several groups needs.
+func winHostile() *policies.Ruleset {
+	rs := hostileRuleset()
+	for i, a := range []string{"10.9.0.1", "2001:db8:9::/64", "192.0.2.9"} {
+		rs.Groups[i].Addresses = prefixes(a)
+	}
+	return rs
+}
+
 // hostileOptions are the options the hostile cases run with: the default
 // group (from the hostile policy name), a hostile --group, and RPC keywords.
 func hostileOptions() map[string]Options {
@@ -215,7 +226,7 @@ func checkASCII(t *testing.T, script, eol string) {
 }
 
 func TestRuleNamesUnique(t *testing.T) {
-	rs := hostileRuleset()
+	rs := winHostile()
 	s, err := windowsScript(psFormat, rs, Options{RPCKeywords: true})
 	if err != nil {
 		t.Fatal(err)
@@ -235,13 +246,13 @@ func TestRuleNamesUnique(t *testing.T) {
 }
 
 func TestWindowsRejects(t *testing.T) {
-	rs := hostileRuleset()
+	rs := winHostile()
 	for _, opts := range []Options{{Group: "@FirewallAPI.dll,-28502"}, {Group: " \r\n"}} {
 		if _, err := windowsScript(psFormat, rs, opts); err == nil {
 			t.Errorf("group %q: no error", opts.Group)
 		}
 	}
-	bad := hostileRuleset()
+	bad := winHostile()
 	bad.Groups[0].Profiles = []string{"domain", "work"}
 	if _, err := windowsScript(netshFormat, bad, Options{}); err == nil || !strings.Contains(err.Error(), `"work"`) {
 		t.Errorf("unknown profile: err = %v", err)
@@ -346,4 +357,36 @@ func readRules(t *testing.T, format, script string) []parsedRule {
 		t.Fatal(err)
 	}
 	return rules
+}
+
+// TestWindowsGroupsNeedAddresses checks that a script for several host
+// groups opens each group's ports only on that group's servers, and that
+// a group without addresses is refused, as it would open its ports on the
+// other groups' servers; one group alone needs no addresses.
+func TestWindowsGroupsNeedAddresses(t *testing.T) {
+	rs := winCases()[5].ruleset(t) // site-scoped: dcs and vpn, with addresses
+	for _, format := range []string{"powershell", "netsh"} {
+		for _, r := range readRules(t, format, string(emitString(t, format, rs, Options{}))) {
+			want := map[string][]string{"dcs": {"10.1.0.10", "10.1.0.11"}, "vpn": {"10.2.0.1"}}[strings.Split(strings.SplitN(r.Name, "--", 2)[1], "-")[0]]
+			if !slices.Equal(r.Locals, want) {
+				t.Errorf("%s %s: local addresses %q, want %q", format, r.Name, r.Locals, want)
+			}
+		}
+		one := *rs
+		one.Groups = slices.Clone(rs.Groups[:1])
+		one.Groups[0].Addresses = nil
+		for _, r := range readRules(t, format, string(emitString(t, format, &one, Options{}))) {
+			if r.Locals != nil {
+				t.Errorf("%s %s: local addresses %q in a script for one group", format, r.Name, r.Locals)
+			}
+		}
+		two := *rs
+		two.Groups = slices.Clone(rs.Groups)
+		two.Groups[1].Addresses = nil
+		f, _ := Lookup(format)
+		err := f.Emitter.Emit(io.Discard, &two, Options{})
+		if err == nil || !strings.Contains(err.Error(), `host group "vpn": with 2 host groups in one script, each needs its servers' addresses`) {
+			t.Errorf("%s, a group without addresses: err = %v", format, err)
+		}
+	}
 }

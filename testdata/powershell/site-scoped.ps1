@@ -64,6 +64,7 @@ $rule = @{
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: clients. Optional, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -79,6 +80,7 @@ $rule = @{
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -94,6 +96,7 @@ $rule = @{
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '53', '88', '135', '139', '389', '445', '464', '636', '3268-3269', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -109,6 +112,7 @@ $rule = @{
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
     LocalPort     = '9389'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
@@ -124,6 +128,7 @@ $rule = @{
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP Server, Kerberos password change, IPsec ISAKMP, NAT-T. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
     LocalPort     = '53', '88', '137-138', '389', '464', '500', '4500'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -139,6 +144,7 @@ $rule = @{
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '139', '389', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -154,6 +160,7 @@ $rule = @{
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service, LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '138', '389'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -169,6 +176,7 @@ $rule = @{
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.1.0.10', '10.1.0.11'
     Profile       = 'Domain'
 }
@@ -184,6 +192,7 @@ $rule = @{
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
     LocalPort     = '53'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -199,6 +208,7 @@ $rule = @{
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
     LocalPort     = '53'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -214,6 +224,7 @@ $rule = @{
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.1.0.10', '10.1.0.11'
     Profile       = 'Domain'
 }
@@ -229,6 +240,7 @@ $rule = @{
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. See KB 832017 (Group Policy); KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -244,6 +256,7 @@ $rule = @{
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
@@ -259,6 +272,7 @@ $rule = @{
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
     LocalPort     = '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
@@ -274,6 +288,7 @@ $rule = @{
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
     LocalPort     = '88', '464'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -289,6 +304,7 @@ $rule = @{
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
     LocalPort     = '88', '389', '464'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -304,6 +320,7 @@ $rule = @{
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -319,6 +336,7 @@ $rule = @{
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '139', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -334,6 +352,7 @@ $rule = @{
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '137-138', '389'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -349,6 +368,7 @@ $rule = @{
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '135', '139', '445', '593', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -364,6 +384,7 @@ $rule = @{
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -379,6 +400,7 @@ $rule = @{
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -394,6 +416,7 @@ $rule = @{
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '139', '445'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -409,6 +432,7 @@ $rule = @{
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -424,6 +448,7 @@ $rule = @{
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: clients. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
     LocalPort     = '123'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
@@ -439,6 +464,7 @@ $rule = @{
     Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)).'
     Protocol      = 'TCP'
     LocalPort     = '5985-5986'
+    LocalAddress  = '10.2.0.1'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain', 'Public'
 }
@@ -453,6 +479,7 @@ $rule = @{
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
+    LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -466,6 +493,7 @@ $rule = @{
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
+    LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -479,6 +507,7 @@ $rule = @{
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
+    LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -493,6 +522,7 @@ $rule = @{
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
     LocalPort     = '1723'
+    LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -507,6 +537,7 @@ $rule = @{
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'
     LocalPort     = '500', '1701', '4500'
+    LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
