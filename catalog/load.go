@@ -83,5 +83,9 @@ func NormalizeOS(s string) string {
 	for _, p := range []string{"microsoft", "windows", "win", "server", "ws", "srv"} {
 		s = strings.TrimPrefix(s, p)
 	}
+	// A service pack does not change the version's ports: "2008sp2" is 2008.
+	if i := strings.LastIndex(s, "sp"); i > 0 && strings.Trim(s[i+2:], "0123456789") == "" && len(s) > i+2 {
+		s = s[:i]
+	}
 	return s
 }

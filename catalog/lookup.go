@@ -32,12 +32,16 @@ func (c *Catalog) Role(name string) (*Role, error) {
 	for i, r := range c.Roles {
 		ids[i] = r.ID
 	}
-	return nil, &UnknownError{Kind: "role", Name: name, Valid: ids, Suggest: Suggest(strings.ToLower(name), names)}
+	guess := Suggest(strings.ToLower(name), names)
+	if guess != "" {
+		guess = c.roles[guess].ID // name the role, not one of its aliases
+	}
+	return nil, &UnknownError{Kind: "role", Name: name, Valid: ids, Suggest: guess}
 }
 
 // Service returns the service with the given id.
 func (c *Catalog) Service(id string) (*Service, error) {
-	if s, ok := c.services[id]; ok {
+	if s, ok := c.services[strings.ToLower(strings.TrimSpace(id))]; ok {
 		return s, nil
 	}
 	ids := make([]string, len(c.Services))
@@ -81,15 +85,32 @@ func (e *UnknownError) Error() string {
 	return msg
 }
 
-// Suggest returns the candidate closest to s, if it is close enough to be a typo.
+// Suggest returns the candidate a mistyped s most likely meant, or "": a
+// candidate that starts with s ("print" for print-server, "nft" for
+// nftables), else the nearest within a few edits ("dcc" for dc, "2061" for
+// 2016).
 func Suggest(s string, candidates []string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) >= 2 {
+		best := ""
+		for _, c := range candidates {
+			if strings.HasPrefix(c, s) && (best == "" || len(c) < len(best)) {
+				best = c
+			}
+		}
+		if best != "" {
+			return best
+		}
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if bestD <= max(1, len(s)/3) || (best != "" && strings.HasPrefix(best, s) && len(s) >= 2) {
+	if bestD <= max(1, len(s)/4) {
 		return best
 	}
 	return ""
