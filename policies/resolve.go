@@ -111,6 +111,7 @@ func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
 	}
 	sortNeeds(r.g.Needs)
 	r.openNotes()
+	r.unpinnedNote()
 	slices.SortFunc(r.g.Omitted, func(a, b Omission) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Ports, b.Ports), cmp.Compare(a.Label, b.Label))
@@ -254,5 +255,23 @@ func (r *resolver) openNotes() {
 		if slices.ContainsFunc(r.g.Needs, func(n Need) bool { return n.Peer == peer && len(n.Sources) == 0 }) {
 			r.g.Notes = append(r.g.Notes, fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", peer))
 		}
+	}
+}
+
+// unpinnedNote says which services keep the RPC dynamic range although the
+// policy pins RPC ports, so that nobody expects pinning to close the range.
+func (r *resolver) unpinnedNote() {
+	if len(r.g.RPC.Static) == 0 {
+		return
+	}
+	var services []string
+	for _, n := range r.g.Needs {
+		if n.RPC == "dynamic" || n.RPC == "restricted" {
+			services = addUnique(services, n.Service)
+		}
+	}
+	if len(services) > 0 {
+		r.g.Notes = append(r.g.Notes, fmt.Sprintf("static RPC ports pin only their own interfaces; the RPC dynamic range stays open for %s",
+			strings.Join(services, ", ")))
 	}
 }
