@@ -90,6 +90,9 @@ func quickRun(o *genOptions) error {
 		_, err = o.stdout.Write(out)
 		return err
 	}
+	if fi, err := os.Stat(o.output); err == nil && fi.IsDir() {
+		return usagef("-o %s is a directory; name the file to write (site policies write a directory: fwgen generate -f)", o.output)
+	}
 	return writeAtomic(o.output, out)
 }
 

@@ -46,8 +46,9 @@ policy has an error.`,
 
 // generateRun loads a site policy and writes its outputs.
 func generateRun(o *genOptions) error {
-	if len(o.roles) > 0 || len(o.oses) > 0 || len(o.from) > 0 || len(o.to) > 0 || o.rpcRange != "" || len(o.staticRPC) > 0 {
-		return usagef("with -f, roles, OS versions, addresses and RPC settings come from the policy file; drop --role, --os, --from, --to, --rpc-range and --static-rpc")
+	if len(o.roles) > 0 || len(o.oses) > 0 || len(o.from) > 0 || len(o.to) > 0 || o.rpcRange != "" ||
+		len(o.staticRPC) > 0 || len(o.profiles) > 0 {
+		return usagef("with -f, roles, OS versions, addresses, profiles and RPC settings come from the policy file; drop --role, --os, --from, --to, --profile, --rpc-range and --static-rpc")
 	}
 	formats, err := o.formats()
 	if err != nil {
@@ -138,14 +139,14 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 			files[g.Name+"."+f.Ext] = out
 		}
 	}
-	if slices.ContainsFunc(formats, func(f emit.Format) bool { return f.Name == "csv" }) {
-		f, _ := emit.Lookup("csv")
-		out, err := o.render(f, rs)
-		if err != nil {
-			return nil, err
-		}
-		files[siteCSV] = out
+	// The site's port matrix comes with every set of files, whatever the
+	// formats: it is what a reviewer reads.
+	csv, _ := emit.Lookup("csv")
+	out, err := o.render(csv, rs)
+	if err != nil {
+		return nil, err
 	}
+	files[siteCSV] = out
 	return files, nil
 }
 
