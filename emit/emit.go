@@ -26,7 +26,8 @@ type Options struct {
 	// Chain is "input" (host firewall) or "forward" (a router in front of
 	// the servers) for nftables and iptables.
 	Chain string
-	// Table names the nftables table.
+	// Table names the nftables table; the iptables chains are named after
+	// it (fwgen: FWGEN-INPUT, FWGEN-FORWARD).
 	Table string
 	// DefaultDeny drops what is not allowed, keeping established traffic,
 	// loopback and essential ICMP open.

@@ -53,7 +53,7 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVar(&o.group, "group", "", `Windows Firewall rule group (default "fwgen: <policy>")`)
 	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap and RPC keywords for 135/tcp and the RPC range")
 	f.StringVar(&o.chain, "chain", "input", "nftables/iptables chain: input (host firewall) or forward (router in front of the servers)")
-	f.StringVar(&o.table, "table", "fwgen", "nftables table name")
+	f.StringVar(&o.table, "table", "fwgen", "nftables table, and iptables chains <TABLE>-INPUT/-FORWARD in upper case")
 	f.BoolVar(&o.defaultDeny, "default-deny", false, "drop what is not allowed (keeps established, loopback and essential ICMP open)")
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,7 +131,7 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 		one.Groups = []policies.Group{g}
 		opts := base
 		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
-		opts.Table = base.Table + "-" + strings.ReplaceAll(g.Name, ".", "_")
+		opts.Table = groupTable(base.Table, g.Name)
 		for _, f := range formats {
 			out, err := o.renderWith(f, &one, opts)
 			if err != nil {
@@ -166,4 +167,22 @@ func writeAll(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// maxGroupTable keeps a group's table name short enough for the iptables
+// chain made of it (FWGEN-<GROUP>-FORWARD fits in iptables' 28 characters).
+const maxGroupTable = 20
+
+// groupTable names a host group's own nftables table (and so its iptables
+// chains): the base table and the group's name, shortened with a hash of
+// the name when too long, so that two long names still differ.
+func groupTable(base, group string) string {
+	t := base + "-" + strings.ReplaceAll(group, ".", "_")
+	if len(t) <= maxGroupTable {
+		return t
+	}
+	h := fnv.New32a()
+	h.Write([]byte(group))
+	sum := fmt.Sprintf("%08x", h.Sum32())[:6]
+	return strings.TrimRight(t[:maxGroupTable-len(sum)-1], "-_") + "-" + sum
 }

@@ -44,3 +44,22 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupTable(t *testing.T) {
+	long1 := groupTable("fwgen", "datacenter-east-domain-controllers")
+	long2 := groupTable("fwgen", "datacenter-east-domain-controllers-2")
+	if got := groupTable("fwgen", "dcs"); got != "fwgen-dcs" {
+		t.Errorf("groupTable(dcs) = %q", got)
+	}
+	if got := groupTable("fwgen", "site.a"); got != "fwgen-site_a" {
+		t.Errorf("groupTable(site.a) = %q", got)
+	}
+	for _, g := range []string{long1, long2} {
+		if len(g) > maxGroupTable {
+			t.Errorf("%q is longer than %d", g, maxGroupTable)
+		}
+	}
+	if long1 == long2 {
+		t.Errorf("two long names give one table %q", long1)
+	}
+}
