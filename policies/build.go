@@ -163,6 +163,10 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 	}
 	roleNames := append(slices.Sorted(maps.Keys(own)), l.names.roleList...)
 	networks := slices.Sorted(maps.Keys(raw.Networks))
+	if len(raw.Hosts) > MaxHosts {
+		l.errorf("hosts", "%d host groups; a policy has at most %d: split the estate into several sites", len(raw.Hosts), MaxHosts)
+		return nil
+	}
 	for i, rh := range raw.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
 		if j, dup := first[rh.Name]; dup && rh.Name != "" {

@@ -35,6 +35,11 @@ const maxNodes = 200_000
 // Version is the policy format that Load reads, as the fwgen key names it.
 const Version = "v1"
 
+// MaxHosts is the most host groups a policy may have. Each group's members
+// are every other group of its roles, so the rules grow with the square of
+// the groups; a larger estate is better split into sites.
+const MaxHosts = 500
+
 // rawPolicy and the raw types below mirror the policy file, key for key.
 // Load decodes a file into them strictly, checks them with validator tags
 // and cross-checks, and builds a Policy from them.

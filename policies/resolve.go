@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -147,12 +148,15 @@ func (r *resolver) osMix() error {
 
 // rpcChoice decides which range stands for "RPC dynamic".
 func (r *resolver) rpcChoice() error {
-	for iface, port := range r.p.RPC.Static {
+	for _, iface := range slices.Sorted(maps.Keys(r.p.RPC.Static)) {
 		if !slices.Contains(r.c.RPCInterfaces(), iface) {
-			return fmt.Errorf("static RPC port for unknown interface %q (known: %s)",
-				iface, strings.Join(r.c.RPCInterfaces(), ", "))
+			// The loader knows the catalog's interfaces; a policy that
+			// overrides the service declaring one leaves the pin nothing
+			// to pin, which the reader should know.
+			r.g.Notes = append(r.g.Notes, fmt.Sprintf("the static RPC port for %s pins nothing: no service of this policy declares that interface", iface))
+			continue
 		}
-		r.g.RPC.Static = append(r.g.RPC.Static, StaticRPC{Interface: iface, Port: port})
+		r.g.RPC.Static = append(r.g.RPC.Static, StaticRPC{Interface: iface, Port: r.p.RPC.Static[iface]})
 	}
 	slices.SortFunc(r.g.RPC.Static, func(a, b StaticRPC) int { return cmp.Compare(a.Interface, b.Interface) })
 	if r.p.RPC.Range != nil {

@@ -212,10 +212,9 @@ func TestMembersAreGroupsWithTheSameRole(t *testing.T) {
 
 func TestResolveErrors(t *testing.T) {
 	for name, p := range map[string]*Policy{
-		"no OS":          quick([]string{"dc"}, nil),
-		"unknown role":   quick([]string{"dcc"}, []string{"2016"}),
-		"unknown OS":     quick([]string{"dc"}, []string{"2061"}),
-		"unknown static": {Name: "t", OS: []string{"2016"}, RPC: RPCOptions{Static: map[string]uint16{"ntdss": 1}}, Hosts: []Host{{Name: "t", Roles: []string{"dc"}}}},
+		"no OS":        quick([]string{"dc"}, nil),
+		"unknown role": quick([]string{"dcc"}, []string{"2016"}),
+		"unknown OS":   quick([]string{"dc"}, []string{"2061"}),
 	} {
 		if _, err := Resolve(p, catalog.Default()); err == nil {
 			t.Errorf("%s: Resolve accepted it", name)
@@ -301,5 +300,16 @@ func TestMembersShareTheNeedsRole(t *testing.T) {
 		if n.Role == "dc" && n.Peer == Members && SourcesKey(n.Sources) != "10.20.0.10/32" {
 			t.Fatalf("dc members of dcs: %s, want the DCs only", SourcesKey(n.Sources))
 		}
+	}
+}
+
+// TestStaticRPCWithoutInterface: a pin whose interface no service declares
+// (the policy overrode that service) pins nothing, and the group says so.
+func TestStaticRPCWithoutInterface(t *testing.T) {
+	p := quick([]string{"dc"}, []string{"2016"})
+	p.RPC.Static = map[string]uint16{"ntdss": 1}
+	g := resolve(t, p)
+	if len(g.RPC.Static) != 0 || !slices.ContainsFunc(g.Notes, func(s string) bool { return strings.Contains(s, "ntdss pins nothing") }) {
+		t.Errorf("static %v, notes %v", g.RPC.Static, g.Notes)
 	}
 }
