@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -311,5 +312,23 @@ func TestStaticRPCWithoutInterface(t *testing.T) {
 	g := resolve(t, p)
 	if len(g.RPC.Static) != 0 || !slices.ContainsFunc(g.Notes, func(s string) bool { return strings.Contains(s, "ntdss pins nothing") }) {
 		t.Errorf("static %v, notes %v", g.RPC.Static, g.Notes)
+	}
+}
+
+// TestOptionalPortsRuleOfTheirOwn: with optional entries included, the
+// by-service view keeps them apart, so a reader sees which are optional.
+func TestOptionalPortsRuleOfTheirOwn(t *testing.T) {
+	p := quick([]string{"file-server"}, []string{"2016"})
+	p.Optional = true
+	var got []string
+	for _, r := range resolve(t, p).ByService() {
+		if r.Service == "server" && r.Proto == TCP {
+			for _, pr := range r.Ports {
+				got = append(got, fmt.Sprintf("%s:%t", pr, r.Optional))
+			}
+		}
+	}
+	if strings.Join(got, " ") != "445:false 139:true" {
+		t.Errorf("server tcp rules %v, want 445 required and 139 optional apart", got)
 	}
 }

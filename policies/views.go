@@ -25,7 +25,8 @@ type ServiceRule struct {
 	Peers         []Peer         `json:"peers"`
 	Labels        []string       `json:"labels,omitempty"`
 	RPC           []string       `json:"rpc,omitempty"`
-	// Optional is true when every need of the rule is optional.
+	// Optional marks a rule of optional entries only: optional ports get
+	// rules of their own, so that a reader sees which ports are optional.
 	Optional  bool     `json:"optional,omitempty"`
 	OSReasons []string `json:"os_reasons,omitempty"`
 	Notes     string   `json:"notes,omitempty"`
@@ -56,22 +57,22 @@ type PortRule struct {
 	Labels   []string  `json:"labels,omitempty"`
 }
 
-// ByService groups the needs by (role, service, protocol, ICMP type, sources).
+// ByService groups the needs by (role, service, protocol, ICMP type,
+// sources, optional).
 func (g *Group) ByService() []ServiceRule {
 	byKey := map[string]*ServiceRule{}
 	var keys []string
 	ranges := map[string][]PortRange{}
-	allOptional := map[string]bool{}
 	for _, n := range g.Needs {
-		k := strings.Join([]string{n.Role, n.Service, string(n.Proto), icmpKey(n.ICMPType), SourcesKey(n.Sources)}, "|")
+		k := strings.Join([]string{n.Role, n.Service, string(n.Proto), icmpKey(n.ICMPType), SourcesKey(n.Sources),
+			fmt.Sprint(n.Optional)}, "|")
 		r, ok := byKey[k]
 		if !ok {
 			r = &ServiceRule{Role: n.Role, Service: n.Service, ServiceName: n.ServiceName,
 				SystemService: n.SystemService, Proto: n.Proto, ICMPType: n.ICMPType,
-				Sources: n.Sources, Notes: n.Notes}
+				Sources: n.Sources, Optional: n.Optional, Notes: n.Notes}
 			byKey[k] = r
 			keys = append(keys, k)
-			allOptional[k] = true
 		}
 		if n.Proto.HasPorts() {
 			ranges[k] = append(ranges[k], n.Ports)
@@ -83,22 +84,31 @@ func (g *Group) ByService() []ServiceRule {
 		for _, ref := range n.Refs {
 			r.Refs = addUnique(r.Refs, ref)
 		}
-		allOptional[k] = allOptional[k] && n.Optional
 	}
 	out := make([]ServiceRule, 0, len(keys))
 	for _, k := range keys {
 		r := byKey[k]
 		r.Ports = catalog.MergeRanges(ranges[k])
-		r.Optional = allOptional[k]
 		slices.Sort(r.Peers)
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b ServiceRule) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
-			cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)))
+			cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)), boolCmp(a.Optional, b.Optional))
 	})
 	return out
+}
+
+// boolCmp orders false before true.
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // ByScope groups the needs by (sources, protocol, ICMP type) and merges
