@@ -7,6 +7,7 @@
 #   Note: members may connect from any address: the policy gives no addresses for them
 #   Left out: cluster-node/cluster udp 137 Cluster Administrator: optional, left out (include with --optional): NetBIOS name resolution for the Cluster Administrator console; the NetBIOS ports are optional where names resolve through DNS (Server section).
 #   Left out: cluster-node/rpc tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
+#   Left out: cluster-node/rpc tcp 593 RPC over HTTPS: optional, left out (include with --optional): The endpoint mapper for RPC over HTTPS, which only RPC over HTTP clients (such as Outlook Anywhere through an RPC proxy) use; KB 179442 does not list it for domain controllers.
 #   Left out: cluster-node/rpc udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: cluster-node/rpc udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: cluster-node/server icmpv4 ICMP echo (NetBT name resolution): optional, left out (include with --optional): Not in the table; the section's note says NetBT pings the file server when a name resolves to several addresses through WINS or falls back to DNS, so port 139 (and 445 on hosts without IPv6) depends on ICMP echo. Not needed where SMB over 445 with IPv6 or DNS-only resolution is used.
@@ -71,7 +72,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 $rule = @{
     Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv6-t128'
     DisplayName   = 'cluster-node - Cluster service (ICMPv6-In, type 128)'
-    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the OS mix has Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the servers run Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv6'
     IcmpType      = '128'
     Profile       = 'Domain'
@@ -109,13 +110,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# cluster-node / Remote Procedure Call (RPC): tcp 135,445,593,49152-65535
+# cluster-node / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
     Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-rpc-tcp'
     DisplayName   = 'cluster-node - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role cluster-node, host group cluster-node-hyperv-host: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role cluster-node, host group cluster-node-hyperv-host: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '445', '593', '49152-65535'
+    LocalPort     = '135', '445', '49152-65535'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {

@@ -24,13 +24,14 @@
 #   Left out: dc/netlogon udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
 #   Left out: dc/netlogon udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
 #   Left out: dc/rpc tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
+#   Left out: dc/rpc tcp 593 RPC over HTTPS: optional, left out (include with --optional): The endpoint mapper for RPC over HTTPS, which only RPC over HTTP clients (such as Outlook Anywhere through an RPC proxy) use; KB 179442 does not list it for domain controllers.
 #   Left out: dc/rpc udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: dc/rpc udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server icmpv4 ICMP echo (NetBT name resolution): optional, left out (include with --optional): Not in the table; the section's note says NetBT pings the file server when a name resolves to several addresses through WINS or falls back to DNS, so port 139 (and 445 on hosts without IPv6) depends on ICMP echo. Not needed where SMB over 445 with IPv6 or DNS-only resolution is used.
 #   Left out: dc/server tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no host runs Windows 2000)
+#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
@@ -91,7 +92,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 $rule = @{
     Name          = 'fwgen-dc--dc-ad-tcp'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC, DFSR (SYSVOL), Active Directory Management Gateway Service, Active Directory Web Services (ADWS), RPC randomly allocated high TCP ports. Peers: admins, clients, members. OS: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (the OS mix has Windows Server 2008 R2). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Distributed File System Replication); KB 224196; KB 929851.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC, DFSR (SYSVOL), Active Directory Management Gateway Service, Active Directory Web Services (ADWS), RPC randomly allocated high TCP ports. Peers: admins, clients, members. OS: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (the servers run Windows Server 2008 R2). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Distributed File System Replication); KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '5722', '9389', '49152-65535'
     Profile       = 'Any'
@@ -143,13 +144,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp 135,5722,49152-65535
+# dc / Distributed File System Replication: tcp 135,49152-65535
 $rule = @{
     Name          = 'fwgen-dc--dc-dfsr-tcp'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. OS: Port 5722 is used only on Windows Server 2008 and 2008 R2 domain controllers; Windows Server 2012 domain controllers do not use it. (the OS mix has Windows Server 2008 R2). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '5722', '49152-65535'
+    LocalPort     = '135', '49152-65535'
     Profile       = 'Any'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -297,13 +298,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Remote Procedure Call (RPC): tcp 135,445,593,49152-65535
+# dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
     Name          = 'fwgen-dc--dc-rpc-tcp'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '445', '593', '49152-65535'
+    LocalPort     = '135', '445', '49152-65535'
     Profile       = 'Any'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {

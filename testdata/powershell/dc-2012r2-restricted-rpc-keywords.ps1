@@ -10,7 +10,7 @@
 #   Note: members may connect from any address: the policy gives no addresses for them
 #   Left out: dc/ad esp IPsec Encapsulating Security Protocol (ESP) (IP protocol 50): optional, left out (include with --optional): Named in the article's prose (not its table) for the L2TP/IPsec encapsulated scenario only.
 #   Left out: dc/ad tcp 139 NetBIOS Session Service: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication (Windows NT, Samba-based DCs).
-#   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no host runs Windows Server 2008 or Windows Server 2008 R2)
+#   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no server runs Windows Server 2008 or Windows Server 2008 R2)
 #   Left out: dc/ad udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication (Windows NT, Samba-based DCs); Net Logon uses them only when DNS is unavailable.
 #   Left out: dc/ad udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication; Windows 2000/2003 members granting access to users of a trusted domain also need UDP 138 to that domain's PDC.
 #   Left out: dc/ad udp 4500 NAT-T: optional, left out (include with --optional): Only needed when AD traffic is encapsulated with L2TP/IPsec through a VPN gateway behind a filtering router.
@@ -21,19 +21,19 @@
 #   Left out: dc/dfsn tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; they are not required when DFSN uses FQDN server names.
 #   Left out: dc/dfsn udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; they are not required when DFSN uses FQDN server names.
 #   Left out: dc/dfsr tcp 445 SMB: optional, left out (include with --optional): The article's summary table notes that DFSR uses port 445 only when creating a new empty replicated folder.
-#   Left out: dc/dfsr tcp 5722 RPC: not needed for this OS mix: Port 5722 is used only on Windows Server 2008 and 2008 R2 domain controllers; Windows Server 2012 domain controllers do not use it. (no host runs Windows Server 2008 or Windows Server 2008 R2)
 #   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
 #   Left out: dc/netlogon tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
 #   Left out: dc/netlogon udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
 #   Left out: dc/netlogon udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
 #   Left out: dc/rpc tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
+#   Left out: dc/rpc tcp 593 RPC over HTTPS: optional, left out (include with --optional): The endpoint mapper for RPC over HTTPS, which only RPC over HTTP clients (such as Outlook Anywhere through an RPC proxy) use; KB 179442 does not list it for domain controllers.
 #   Left out: dc/rpc udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: dc/rpc udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server icmpv4 ICMP echo (NetBT name resolution): optional, left out (include with --optional): Not in the table; the section's note says NetBT pings the file server when a name resolves to several addresses through WINS or falls back to DNS, so port 139 (and 445 on hosts without IPv6) depends on ICMP echo. Not needed where SMB over 445 with IPv6 or DNS-only resolution is used.
 #   Left out: dc/server tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
 #   Left out: dc/server udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no host runs Windows 2000)
+#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
@@ -454,13 +454,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Remote Procedure Call (RPC): tcp 445,593
+# dc / Remote Procedure Call (RPC): tcp 445
 $rule = @{
     Name          = 'fwgen-dc--dc-rpc-tcp'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
-    LocalPort     = '445', '593'
+    LocalPort     = '445'
     Profile       = 'Any'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -472,7 +472,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 $rule = @{
     Name          = 'fwgen-dc--dc-rpc-tcp-epmap'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     Profile       = 'Any'
@@ -486,7 +486,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 $rule = @{
     Name          = 'fwgen-dc--dc-rpc-tcp-rpc'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     Profile       = 'Any'

@@ -3,19 +3,18 @@
 #
 # Host group dcs: roles dc; OS mix Windows Server 2016, Windows Server 2019; profiles domain.
 #   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
-#   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no host runs Windows Server 2008 or Windows Server 2008 R2)
+#   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no server runs Windows Server 2008 or Windows Server 2008 R2)
 #   Left out: dc/browser tcp 139 NetBIOS Session Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/browser udp 137 NetBIOS Name Resolution: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-#   Left out: dc/dfsr tcp 5722 RPC: not needed for this OS mix: Port 5722 is used only on Windows Server 2008 and 2008 R2 domain controllers; Windows Server 2012 domain controllers do not use it. (no host runs Windows Server 2008 or Windows Server 2008 R2)
 #   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
-#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no host runs Windows 2000)
+#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
 #
 # Host group vpn: roles vpn, management; OS mix Windows Server 2016, Windows Server 2019; profiles public, domain.
 #   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
 #   Note: clients may connect from any address: the policy gives no addresses for them
-#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTPS on TCP 443. (every host runs Windows Server 2008 R2 or later)
-#   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every host runs Windows Server 2008 R2 or later)
+#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTPS on TCP 443. (every server runs Windows Server 2008 R2 or later)
+#   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every server runs Windows Server 2008 R2 or later)
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
@@ -23,6 +22,7 @@
 #   KB 224196: Restrict Active Directory RPC traffic to a specific port https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/restrict-ad-rpc-traffic-to-specific-port
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
 #
 # Run it in an elevated PowerShell:
 #   .\this-script.ps1 -WhatIf                                   # show what it would change
@@ -89,13 +89,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): tcp 53,88,135,139,389,445,464,636,3268-3269,49152-65535
+# dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, NetBIOS Session Service, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 832017 (Net Logon); KB 224196; KB 929851.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '53', '88', '135', '139', '389', '445', '464', '636', '3268-3269', '49152-65535'
+    LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -107,8 +123,8 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s3'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 3)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
     LocalPort     = '9389'
@@ -121,13 +137,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): udp 53,88,137-138,389,464,500,4500
+# dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP Server, Kerberos password change, IPsec ISAKMP, NAT-T. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
-    LocalPort     = '53', '88', '137-138', '389', '464', '500', '4500'
+    LocalPort     = '53', '88', '389', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -137,13 +153,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Namespaces: tcp 135,139,389,445,49152-65535
+# dc / Active Directory (local security authority): udp 137-138,500,4500
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-s2'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, scope 2)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, IPsec ISAKMP, NAT-T. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Protocol      = 'UDP'
+    LocalPort     = '137-138', '500', '4500'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, NetBIOS Session Service, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '139', '389', '445', '49152-65535'
+    LocalPort     = '135', '389', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -153,13 +185,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Namespaces: udp 138,389
+# dc / Distributed File System Namespaces: tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-s2'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, scope 2)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Distributed File System Namespaces: udp 389
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service, LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
-    LocalPort     = '138', '389'
+    LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -169,13 +217,45 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp 135,445,49152-65535
+# dc / Distributed File System Namespaces: udp 138
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-s2'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, scope 2)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Protocol      = 'UDP'
+    LocalPort     = '138'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Distributed File System Replication: tcp 135,49152-65535
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 832017 (Ports and protocols); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '445', '49152-65535'
+    LocalPort     = '135', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.1.0.10', '10.1.0.11'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Distributed File System Replication: tcp 445
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-s2'
+    DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, scope 2)'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. Optional, included on request. See KB 832017 (Ports and protocols).'
+    Protocol      = 'TCP'
+    LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.1.0.10', '10.1.0.11'
     Profile       = 'Domain'
@@ -329,13 +409,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Net Logon: tcp 135,139,445,49152-65535
+# dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '139', '445', '49152-65535'
+    LocalPort     = '135', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -345,13 +425,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Net Logon: udp 137-138,389
+# dc / Net Logon: tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-s2'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, scope 2)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Net Logon: udp 389
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp'
     DisplayName   = 'dcs: dc - Net Logon (UDP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, LDAP. Peers: clients. See KB 832017 (Net Logon).'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: clients. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
-    LocalPort     = '137-138', '389'
+    LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -361,13 +457,45 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Remote Procedure Call (RPC): tcp 135,139,445,593,49152-65535
+# dc / Net Logon: udp 137-138
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-s2'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, scope 2)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Protocol      = 'UDP'
+    LocalPort     = '137-138'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, NetBIOS Session Service, SMB, RPC over HTTPS, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '139', '445', '593', '49152-65535'
+    LocalPort     = '135', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Remote Procedure Call (RPC): tcp 139,593
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-s2'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, scope 2)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service, RPC over HTTPS. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Protocol      = 'TCP'
+    LocalPort     = '139', '593'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -409,13 +537,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Server: tcp 139,445
+# dc / Server: tcp 445
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp'
     DisplayName   = 'dcs: dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service, SMB. Peers: clients. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
-    LocalPort     = '139', '445'
+    LocalPort     = '445'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Server: tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-s2'
+    DisplayName   = 'dcs: dc - Server (TCP-In, scope 2)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
     Profile       = 'Domain'
@@ -461,7 +605,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 $rule = @{
     Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp'
     DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In)'
-    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the OS mix has Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)).'
+    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM.'
     Protocol      = 'TCP'
     LocalPort     = '5985-5986'
     LocalAddress  = '10.2.0.1'
@@ -545,4 +689,4 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-Write-Host "fwgen: added $added of 31 rules to group '$Group' in $PolicyStore."
+Write-Host "fwgen: added $added of 40 rules to group '$Group' in $PolicyStore."
