@@ -19,10 +19,6 @@ var netshFormat = Format{Name: "netsh", Ext: "cmd",
 
 var _ = register(netshFormat.with(EmitFunc(emitNetsh)))
 
-// maxNetshDescription bounds a rule's description, so that no command line
-// comes near cmd's limit of 8191 characters.
-const maxNetshDescription = 2000
-
 // netshScript is what templates/netsh.tmpl lays out. Header lines are made
 // by cmdComment, Names (quoted) by netshQuote; Add lines are whole netsh
 // commands whose free text went through netshQuote. Prefix starts every
@@ -44,9 +40,19 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	for _, h := range s.Header {
 		data.Header = append(data.Header, cmdComment(h))
 	}
+	taken := map[string]bool{}
 	for _, r := range s.Rules {
-		data.Names = append(data.Names, netshQuote(r.Name))
-		data.Add = append(data.Add, netshAdd(r))
+		taken[r.Name] = true
+	}
+	for _, r := range s.Rules {
+		adds, err := netshRulesOf(r, taken)
+		if err != nil {
+			return err
+		}
+		for _, a := range adds {
+			data.Names = append(data.Names, netshQuote(a.Name))
+			data.Add = append(data.Add, a.Args)
+		}
 	}
 	var buf bytes.Buffer
 	if err := render(&buf, "netsh.tmpl", template.FuncMap{}, data); err != nil {
@@ -55,42 +61,6 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	// cmd needs CRLF: with bare LF it can miss labels that goto looks for.
 	_, err = io.WriteString(w, strings.ReplaceAll(buf.String(), "\n", "\r\n"))
 	return err
-}
-
-// netshAdd is the "add rule" command of one rule, without the leading
-// "netsh advfirewall firewall add rule".
-func netshAdd(r winRule) string {
-	args := []string{
-		"name=" + netshQuote(r.Name),
-		"dir=in",
-		"action=allow",
-		"protocol=" + netshProtocol(r.Proto, r.ICMPType),
-	}
-	switch {
-	case r.Kind == portEPMap:
-		args = append(args, "localport=RPC-EPMap")
-	case r.Kind == portRPC:
-		args = append(args, "localport=RPC")
-	case r.Proto.HasPorts():
-		args = append(args, "localport="+strings.Join(winPorts(r.Ports), ","))
-	}
-	if len(r.Locals) > 0 {
-		args = append(args, "localip="+strings.Join(winAddresses(r.Locals), ","))
-	}
-	if len(r.Sources) > 0 {
-		args = append(args, "remoteip="+strings.Join(winAddresses(r.Sources), ","))
-	}
-	profile := "any"
-	if len(r.Profiles) > 0 {
-		profile = strings.ToLower(strings.Join(r.Profiles, ","))
-	}
-	args = append(args, "profile="+profile)
-	desc := r.Description
-	if len(desc) > maxNetshDescription {
-		desc = desc[:maxNetshDescription] + "..."
-	}
-	args = append(args, "description="+netshQuote(desc))
-	return strings.Join(args, " ")
 }
 
 // netshProtocol spells a protocol as netsh's protocol= takes it: tcp, udp,

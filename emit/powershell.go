@@ -101,11 +101,33 @@ func psProtocol(p policies.Proto) string {
 	return strconv.Itoa(p.Number())
 }
 
-// psList is a PowerShell array of quoted strings: 'a', 'b'.
+// psListIndent is the column where the values of a rule's table start in
+// templates/powershell.tmpl, and psListWidth the width psList keeps to.
+const (
+	psListIndent = len("    RemoteAddress = ")
+	psListWidth  = 120
+)
+
+// psList is a PowerShell array of quoted strings: 'a', 'b'. A long array
+// goes on over several lines, each ended by a comma, after which
+// PowerShell reads on; the lines after the first are indented to
+// psListIndent.
 func psList(items []string) string {
-	q := make([]string, len(items))
+	var b strings.Builder
+	col := psListIndent
 	for i, s := range items {
-		q[i] = psQuote(s)
+		q := psQuote(s)
+		switch {
+		case i == 0:
+		case col+len(", ")+len(q) > psListWidth:
+			b.WriteString(",\n" + strings.Repeat(" ", psListIndent))
+			col = psListIndent
+		default:
+			b.WriteString(", ")
+			col += len(", ")
+		}
+		b.WriteString(q)
+		col += len(q)
 	}
-	return strings.Join(q, ", ")
+	return b.String()
 }

@@ -14,8 +14,8 @@ import (
 // of .ci/psparse/run.sh: go test ./emit -run PowerShell -psout DIR
 var psOut = flag.String("psout", "", "also write every emitted PowerShell script to this directory")
 
-// psScripts emits every PowerShell script the tests know: the golden cases
-// and the hostile ones, by file name.
+// psScripts emits every PowerShell script the tests know: the golden cases,
+// the hostile ones and one with lists long enough to wrap, by file name.
 func psScripts(t *testing.T) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
@@ -25,6 +25,7 @@ func psScripts(t *testing.T) map[string][]byte {
 	for name, opts := range hostileOptions() {
 		out[name+".ps1"] = emitString(t, "powershell", winHostile(), opts)
 	}
+	out["long-lists.ps1"] = emitString(t, "powershell", longRuleset(), Options{})
 	if *psOut != "" {
 		for name, b := range out {
 			if err := os.WriteFile(filepath.Join(*psOut, name), b, 0o644); err != nil {

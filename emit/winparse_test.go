@@ -104,21 +104,26 @@ type parsedRule struct {
 	Profiles                       []string
 }
 
-// psRules reads the "$rule = @{ ... }" tables of a script.
+// psRules reads the "$rule = @{ ... }" tables of a script. A value whose
+// line ends in a comma goes on on the next line, as in PowerShell.
 func psRules(script string) ([]parsedRule, error) {
 	var rules []parsedRule
 	var cur *parsedRule
+	pending := ""
 	for i, line := range strings.Split(script, "\n") {
 		switch {
 		case line == "$rule = @{":
 			rules = append(rules, parsedRule{})
 			cur = &rules[len(rules)-1]
-		case cur != nil && line == "}":
+		case cur != nil && line == "}" && pending == "":
 			cur = nil
+		case cur != nil && strings.HasSuffix(line, ","):
+			pending += strings.TrimLeft(line, " ") + " "
 		case cur != nil:
-			if err := cur.setPS(line); err != nil {
+			if err := cur.setPS(pending + strings.TrimLeft(line, " ")); err != nil {
 				return nil, fmt.Errorf("line %d: %v", i+1, err)
 			}
+			pending = ""
 		}
 	}
 	return rules, nil
@@ -290,9 +295,17 @@ func (o openings) add(proto policies.Proto, icmp string, sources, locals []strin
 	for _, s := range orAny(sources) {
 		for _, l := range orAny(locals) {
 			k := fmt.Sprintf("%s|%s|%s|%s", proto, icmp, s, l)
-			o[k] = catalog.MergeRanges(append(o[k], ports...))
+			o[k] = append(o[k], ports...)
 		}
 	}
+}
+
+// merged merges the ranges of each key, once all are added.
+func (o openings) merged() openings {
+	for k, ports := range o {
+		o[k] = catalog.MergeRanges(ports)
+	}
+	return o
 }
 
 // orAny returns addrs, or "any" for none.
@@ -312,15 +325,25 @@ func rulesetOpenings(rs *policies.Ruleset) openings {
 		if len(rs.Groups) > 1 {
 			locals = winAddresses(g.Addresses)
 		}
+		// Needs with the same sources share them, so that a long list of
+		// sources is spelled out once, not for each port.
+		type key struct {
+			proto         policies.Proto
+			icmp, sources string
+		}
+		ports, sources := map[key][]policies.PortRange{}, map[key][]string{}
 		for _, n := range g.Needs {
-			var ports []policies.PortRange
+			k := key{n.Proto, icmpString(n.ICMPType), policies.SourcesKey(n.Sources)}
+			sources[k] = winAddresses(n.Sources)
 			if n.Proto.HasPorts() {
-				ports = []policies.PortRange{n.Ports}
+				ports[k] = append(ports[k], n.Ports)
 			}
-			o.add(n.Proto, icmpString(n.ICMPType), winAddresses(n.Sources), locals, ports)
+		}
+		for k, s := range sources {
+			o.add(k.proto, k.icmp, s, locals, ports[k])
 		}
 	}
-	return o
+	return o.merged()
 }
 
 // scriptOpenings is what parsed rules open, reading the RPC keywords as
@@ -349,7 +372,7 @@ func scriptOpenings(rs *policies.Ruleset, rules []parsedRule) (openings, error) 
 		}
 		o.add(r.Proto, r.ICMPType, r.Sources, r.Locals, ports)
 	}
-	return o, nil
+	return o.merged(), nil
 }
 
 func icmpString(t *int) string {

@@ -296,7 +296,22 @@ func winPortText(kind portKind, ports []policies.PortRange, icmpType *int) strin
 	case len(ports) == 0:
 		return "(no ports)"
 	}
-	return PortList(ports)
+	return shortList(winPorts(ports), maxCommentList)
+}
+
+// maxCommentList bounds a list in a comment, which only names the rule:
+// the rule itself has the whole list.
+const maxCommentList = 80
+
+// shortList joins items with commas, or as many as fit in n characters
+// and how many there are in all.
+func shortList(items []string, n int) string {
+	s := strings.Join(items, ",")
+	if len(s) <= n {
+		return s
+	}
+	s = s[:strings.LastIndexByte(s[:n+1], ',')]
+	return fmt.Sprintf("%s,... (%d in all)", s, len(items))
 }
 
 // winProto spells a protocol as Windows Firewall's rule names do.

@@ -1,0 +1,94 @@
+package emit
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+// longRuleset has rules whose lists are far too long for one line of cmd:
+// 1200 IPv6 clients, 300 separate ports, and two host groups of 30 servers
+// each, so that the ports, local and remote addresses must all be shared
+// out; a second rule has a description of percent signs, which netshQuote
+// doubles.
+func longRuleset() *policies.Ruleset {
+	var clients []netip.Prefix
+	for i := range 1200 {
+		clients = append(clients, netip.MustParsePrefix(fmt.Sprintf("2001:db8:aaaa:bbbb:cccc:dddd:%x:%x/128", 0xe000+i/256, i%256+0xf000)))
+	}
+	servers := func(n int) []netip.Prefix {
+		var out []netip.Prefix
+		for i := range 30 {
+			out = append(out, netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x:1111:2222:3333:4444:%x/128", n, i+0x5000)))
+		}
+		return out
+	}
+	group := func(name string, n int) policies.Group {
+		g := policies.Group{Name: name, Roles: []string{"app"}, Addresses: servers(n),
+			OS:  []policies.OSVersion{{ID: "2016", Name: "Windows Server 2016", Kind: "server", Build: 14393}},
+			RPC: policies.RPCChoice{Ranges: []policies.PortRange{{From: 49152, To: 65535}}, Reason: "default"}}
+		for p := uint16(20000); p < 20600; p += 2 {
+			g.Needs = append(g.Needs, policies.Need{Role: "app", Service: "app", ServiceName: "App", Proto: policies.TCP,
+				Ports: policies.PortRange{From: p, To: p}, Peer: policies.Clients, Sources: clients})
+		}
+		g.Needs = append(g.Needs, policies.Need{Role: "app", Service: "pct", ServiceName: strings.Repeat("%", 3000),
+			Proto: policies.UDP, Ports: policies.PortRange{From: 9, To: 9}, Peer: policies.Clients, Sources: clients[:300]})
+		return g
+	}
+	return &policies.Ruleset{Schema: policies.SchemaV1, Policy: "long", Source: "long.yaml",
+		Groups: []policies.Group{group("east", 1), group("west", 2)}}
+}
+
+// TestNetshLongLists checks that rules too long for a line of cmd are
+// shared out over numbered rules with unique names, every line well under
+// cmd's limit of 8191 characters, and that together they open exactly what
+// the Ruleset needs.
+func TestNetshLongLists(t *testing.T) {
+	rs := longRuleset()
+	script := string(emitString(t, "netsh", rs, Options{}))
+	longest := 0
+	for _, line := range strings.Split(script, "\r\n") {
+		longest = max(longest, len(line))
+	}
+	if longest > maxNetshLine {
+		t.Errorf("longest line %d characters, want at most %d", longest, maxNetshLine)
+	}
+	checkNetsh(t, script, func(rules []parsedRule) {
+		checkRules(t, rs, Options{}, rules)
+		for _, r := range rules {
+			if !partSuffix.MatchString(r.Name) {
+				t.Errorf("rule %s: not a numbered part", r.Name)
+			}
+			if !strings.Contains(r.Description, " of one rule, split to keep each netsh command short.") {
+				t.Errorf("rule %s: the description does not say it is a part", r.Name)
+			}
+		}
+		if len(rules) < 40 {
+			t.Errorf("%d rules; want the long ones shared out over many", len(rules))
+		}
+	})
+}
+
+// TestPowerShellLongLists checks that long lists of a PowerShell rule are
+// wrapped over lines of reasonable length, and read back whole.
+func TestPowerShellLongLists(t *testing.T) {
+	rs := longRuleset()
+	script := string(emitString(t, "powershell", rs, Options{}))
+	// The lists, and the comments that name the rules, stay short; names
+	// and descriptions are as long as the input makes them.
+	lists := regexp.MustCompile(`^    (LocalPort|LocalAddress|RemoteAddress|Profile) +=|^ {20}'`)
+	for i, line := range strings.Split(script, "\n") {
+		switch {
+		case lists.MatchString(line) && len(line) > psListWidth,
+			strings.HasPrefix(line, "# app / App") && len(line) > 120:
+			t.Errorf("line %d: %d characters: %.80s...", i+1, len(line), line)
+		}
+	}
+	checkPowerShell(t, script, func(rules []parsedRule) {
+		checkRules(t, rs, Options{}, rules)
+	})
+}
