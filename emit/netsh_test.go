@@ -71,8 +71,8 @@ func checkNetsh(t *testing.T, script string, check func([]parsedRule)) {
 		t.Errorf("script does not start with @echo off and setlocal")
 	}
 	for i, line := range strings.Split(script, "\r\n") {
-		if len(line) > 8000 {
-			t.Errorf("line %d: %d characters, near cmd's limit", i+1, len(line))
+		if len(line) > maxNetshLine {
+			t.Errorf("line %d: %d characters, more than %d", i+1, len(line), maxNetshLine)
 		}
 	}
 	read, err := netshRules(script)
