@@ -80,11 +80,7 @@ func iptEmitter(f family) EmitFunc {
 
 // iptBuild computes the lines of one family's file.
 func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
-	chain, err := linuxChain(opts)
-	if err != nil {
-		return nil, err
-	}
-	table, err := linuxTable(opts)
+	chain, table, err := linuxOptions(opts)
 	if err != nil {
 		return nil, err
 	}

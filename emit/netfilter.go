@@ -28,6 +28,16 @@ func linuxChain(opts Options) (string, error) {
 	return "", fmt.Errorf("chain %q: want input or forward", opts.Chain)
 }
 
+// linuxOptions checks the chain and table options that every Linux format
+// takes.
+func linuxOptions(opts Options) (chain, table string, err error) {
+	if chain, err = linuxChain(opts); err != nil {
+		return "", "", err
+	}
+	table, err = linuxTable(opts)
+	return chain, table, err
+}
+
 // groupDests returns the destinations a group's rules match: its servers'
 // addresses, or none (any address) on a host firewall. A router must know
 // the servers, and one chain serving several groups must tell them apart,

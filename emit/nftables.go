@@ -46,11 +46,7 @@ func emitNftables(w io.Writer, rs *policies.Ruleset, opts Options) error {
 
 // nftBuild computes the sets and rules of a Ruleset.
 func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
-	chain, err := linuxChain(opts)
-	if err != nil {
-		return nil, err
-	}
-	table, err := linuxTable(opts)
+	chain, table, err := linuxOptions(opts)
 	if err != nil {
 		return nil, err
 	}
