@@ -21,13 +21,15 @@ var dataFS embed.FS
 type Catalog struct {
 	Documents []Document `yaml:"documents"`
 	OSes      []OS       `yaml:"os"`
+	Scenarios []Scenario `yaml:"scenarios"`
 	Services  []Service  `yaml:"services"`
 	Roles     []Role     `yaml:"roles"`
 
-	docs     map[string]*Document
-	oses     map[string]*OS // by id and by every alias, normalised
-	services map[string]*Service
-	roles    map[string]*Role // by id and by every alias
+	docs      map[string]*Document
+	oses      map[string]*OS // by id and by every alias, normalised
+	scenarios map[string]*Scenario
+	services  map[string]*Service
+	roles     map[string]*Role // by id and by every alias
 }
 
 // Document is an article that catalog entries cite.
@@ -70,23 +72,38 @@ type Service struct {
 // Entry is one protocol and port set a service listens on.
 type Entry struct {
 	Protocol Proto `yaml:"protocol"`
-	// Ports lists numbers ("389"), ranges ("3268-3269") and the symbol
-	// "rpc-dynamic" (the RPC dynamic range of the host's OS). Empty for
+	// Ports lists numbers ("389"), ranges ("3268-3269"), the symbol
+	// "rpc-dynamic" (the RPC dynamic range of the host's OS, or the range
+	// or static port the estate configured) and the symbol "os-ephemeral"
+	// (the OS's default dynamic port range, KB 929851, for ports that the
+	// OS hands out but RPC does not: FTP's passive data ports). Empty for
 	// protocols without ports.
 	Ports []string `yaml:"ports"`
 	// ICMPType is the ICMP type for icmpv4 and icmpv6 entries.
 	ICMPType *int `yaml:"icmp_type"`
 	// Label is the application protocol as the article names it, e.g. "LDAP".
 	Label string `yaml:"label"`
-	Peers Peer   `yaml:"peers"`
-	// Optional entries are left out unless asked for.
-	Optional bool `yaml:"optional"`
-	// Why explains an optional entry or an OS condition.
+	// Peers are who connects to the port (see Peer): clients, members,
+	// admins or the servers of another role. Administrators' workstations
+	// are computers of the estate too, so an entry for clients admits
+	// admins as well.
+	Peers Peers `yaml:"peers"`
+	// AnySource keeps the entry open to any address whatever scope the
+	// peers have, for protocols whose senders have no address of their
+	// own yet (DHCP clients send from 0.0.0.0 or a link-local address).
+	// Why says so.
+	AnySource bool `yaml:"any_source"`
+	// Scenario names the Scenario the entry belongs to: the entry is left
+	// out until that scenario is asked for.
+	Scenario string `yaml:"scenario"`
+	// Why explains a scenario entry, an OS condition or AnySource.
 	Why string `yaml:"why"`
 	// When limits the entry to OS mixes.
 	When *Condition `yaml:"when"`
-	// RPC names the RPC interface of an rpc-dynamic entry ("ntds",
-	// "netlogon", "frs", "dfsr") that can be pinned to a static port.
+	// RPC names the RPC interface ("ntds", "netlogon", "frs", "dfsr") of
+	// an rpc-dynamic entry, which a static port can replace (KB 224196,
+	// dfsrdiag StaticRPC), or of a fixed port that is that interface's
+	// own (DFSR's 5722/tcp on Windows Server 2008 domain controllers).
 	RPC string     `yaml:"rpc"`
 	Ref []Citation `yaml:"ref"` // overrides the service's citation
 }
@@ -108,12 +125,65 @@ type Condition struct {
 
 // Role is a named set of services a server runs, such as a domain controller.
 type Role struct {
+	ID      string   `yaml:"id"`
+	Name    string   `yaml:"name"`
+	Aliases []string `yaml:"aliases"`
+	// Members is how far the role's members reach (see Members values):
+	// MembersSite for servers that replicate across the estate, such as
+	// domain controllers, or MembersGroup (the default) for servers that
+	// form one cluster with their own host group.
+	Members  MembersExtent `yaml:"members"`
+	Services []RoleService `yaml:"services"`
+	Notes    string        `yaml:"notes"`
+	Ref      []Citation    `yaml:"ref"`
+}
+
+// RoleService is a service of a role, with what limits it in that role:
+// a scenario that must be asked for, or an OS condition (a domain
+// controller runs FRS only up to Windows Server 2016). In YAML a plain
+// service id stands for a RoleService without limits.
+type RoleService struct {
 	ID       string     `yaml:"id"`
-	Name     string     `yaml:"name"`
-	Aliases  []string   `yaml:"aliases"`
-	Services []string   `yaml:"services"`
-	Notes    string     `yaml:"notes"`
+	Scenario string     `yaml:"scenario"`
+	When     *Condition `yaml:"when"`
+	Why      string     `yaml:"why"`
 	Ref      []Citation `yaml:"ref"`
+}
+
+// ServiceIDs lists the ids of the role's services, in order.
+func (r *Role) ServiceIDs() []string {
+	out := make([]string, len(r.Services))
+	for i, s := range r.Services {
+		out[i] = s.ID
+	}
+	return out
+}
+
+// MembersExtent says which servers are members of a role.
+type MembersExtent string
+
+// Possible MembersExtent values.
+const (
+	// MembersGroup: the other servers of the same host group (the nodes
+	// of one failover cluster).
+	MembersGroup MembersExtent = "group"
+	// MembersSite: the servers of every host group of the site policy
+	// that holds the role (domain controllers, DNS servers, WINS
+	// replication partners).
+	MembersSite MembersExtent = "site"
+)
+
+// Scenario is a way of using a role that Microsoft documents with ports
+// of its own, which not every deployment has: Hyper-V Replica, DFS
+// Namespaces on a file server, WinRM over HTTPS, NetBIOS fallback. Its
+// entries stay closed until a policy asks for the scenario by id.
+type Scenario struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Description says what the scenario is and why it is not on by
+	// default.
+	Description string     `yaml:"description"`
+	Ref         []Citation `yaml:"ref"`
 }
 
 // Proto is an IP protocol as the catalog and the rules name it.
@@ -138,18 +208,17 @@ func (p Proto) Number() int {
 	return map[Proto]int{TCP: 6, UDP: 17, ICMPv4: 1, ICMPv6: 58, GRE: 47, ESP: 50, AH: 51}[p]
 }
 
-// Peer is the class of hosts that connect to a port.
-type Peer string
-
-// Possible Peer values.
+// Port symbols of entries.
 const (
-	Clients Peer = "clients" // computers and users served by the host
-	Members Peer = "members" // other hosts of the same role (DCs, cluster nodes)
-	Admins  Peer = "admins"  // administrators' workstations and tools
+	// RPCDynamicSymbol stands for the ports RPC hands out: the OS's RPC
+	// dynamic range (KB 929851), or what the estate restricted it to (KB
+	// 154596) or pinned an interface to (KB 224196).
+	RPCDynamicSymbol = "rpc-dynamic"
+	// EphemeralSymbol stands for the OS's default dynamic port range (KB
+	// 929851) where something other than RPC hands the ports out, such as
+	// FTP's passive data ports; a restricted RPC range does not narrow it.
+	EphemeralSymbol = "os-ephemeral"
 )
-
-// RPCDynamicSymbol is the port symbol for the OS's RPC dynamic range.
-const RPCDynamicSymbol = "rpc-dynamic"
 
 var (
 	defaultOnce = sync.OnceValues(func() (*Catalog, error) { return Load(dataFS) })
@@ -178,13 +247,24 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	return c, nil
 }
 
-// With returns a copy of c with more documents, services and roles, as a
-// site policy defines them. A service or role whose id c already has replaces it.
-func (c *Catalog) With(docs []Document, services []Service, roles []Role) (*Catalog, error) {
-	if len(docs) == 0 && len(services) == 0 && len(roles) == 0 {
+// Additions are what a site policy adds to the catalog.
+type Additions struct {
+	Documents []Document
+	Scenarios []Scenario
+	Services  []Service
+	Roles     []Role
+}
+
+// With returns a copy of c with the additions of a site policy. A
+// scenario, service or role whose id c already has replaces it. It
+// returns the problems Check finds in the result.
+func (c *Catalog) With(add Additions) (*Catalog, error) {
+	if len(add.Documents) == 0 && len(add.Scenarios) == 0 && len(add.Services) == 0 && len(add.Roles) == 0 {
 		return c, nil
 	}
+	docs, services, roles := add.Documents, add.Services, add.Roles
 	n := &Catalog{OSes: c.OSes}
+	n.Scenarios = replaceByID(c.Scenarios, add.Scenarios, func(s Scenario) string { return s.ID })
 	n.Documents = replaceByID(c.Documents, docs, func(d Document) string { return d.ID })
 	n.Services = replaceByID(c.Services, services, func(s Service) string { return s.ID })
 	n.Roles = replaceByID(c.Roles, roles, func(r Role) string { return r.ID })

@@ -117,6 +117,7 @@ func TestRPCDynamicRanges(t *testing.T) {
 func TestCheckFindsBrokenData(t *testing.T) {
 	bad := `
 documents: [{id: doc, title: A doc, url: "https://example.com/"}]
+scenarios: [{id: sc, name: Sc, description: d}, {id: sc2}]
 os: [{id: "2016", name: W, kind: server, build: 1, rpc_dynamic: 49152-65535, ref: [{doc: doc}]}]
 services:
   - id: svc
@@ -126,8 +127,9 @@ services:
       - {protocol: tcp, ports: ["5000-4000"], peers: clients, ref: [{doc: doc}]}
       - {protocol: udp, peers: everyone, ref: [{doc: nope}]}
       - {protocol: icmpv4, peers: clients, ref: [{doc: doc}]}
-      - {protocol: tcp, ports: ["1"], peers: clients, optional: true, ref: [{doc: doc}]}
+      - {protocol: tcp, ports: ["1"], peers: clients, scenario: sc, ref: [{doc: doc}]}
       - {protocol: tcp, ports: ["1"], peers: clients, when: {os_any: ["1999"]}, why: w, ref: [{doc: doc}]}
+      - {protocol: tcp, ports: ["2"], peers: [role:nobody, "role:"], scenario: nope, why: w, ref: [{doc: doc}]}
   - id: svc
     name: S2
     ref: [{doc: doc}]
@@ -135,6 +137,7 @@ services:
 roles:
   - {id: r, name: R, services: [svc, missing], ref: [{doc: doc}]}
   - {id: r2, name: R2, aliases: [r], services: [svc], ref: [{doc: doc}]}
+  - {id: r3, name: R3, members: everyone, services: [svc, {id: svc, scenario: sc3}], ref: [{doc: doc}]}
 `
 	_, err := Load(fstest.MapFS{"data/x.yaml": {Data: []byte(bad)}})
 	if err == nil {
@@ -143,8 +146,10 @@ roles:
 	for _, want := range []string{
 		`port "0": want a number from 1 to 65535`, `5000 is above 4000`, `entries[0]: no reference`,
 		`peers "everyone"`, `cites unknown document "nope"`, `udp needs ports`, `icmp_type is for`,
-		`optional and conditional entries say why`, `unknown OS "1999"`, `service "svc": defined twice`,
-		`unknown service "missing"`, `alias "r" is taken`,
+		`scenario, conditional and any_source entries say why`, `unknown OS "1999"`, `service "svc": defined twice`,
+		`unknown service "missing"`, `alias "r" is taken`, `peers: unknown role "nobody"`, `peers "role:"`,
+		`unknown scenario "nope"`, `scenario "sc2": needs a name and a description`, `members "everyone"`,
+		`role "r3" service "svc": listed twice`, `unknown scenario "sc3"`, `limited to a scenario or an OS says why`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -53,6 +52,13 @@ func (c *Catalog) Check() error {
 		}
 		checkRefs("os "+o.ID, o.Ref, true)
 	}
+	for _, sc := range c.Scenarios {
+		unique("scenario", sc.ID)
+		if sc.Name == "" || sc.Description == "" {
+			add("scenario %q: needs a name and a description", sc.ID)
+		}
+		checkRefs("scenario "+sc.ID, sc.Ref, false)
+	}
 	for _, s := range c.Services {
 		unique("service", s.ID)
 		if s.Name == "" {
@@ -87,10 +93,29 @@ func (c *Catalog) Check() error {
 			}
 			aliases[strings.ToLower(a)] = r.ID
 		}
-		for _, id := range r.Services {
-			if c.services[id] == nil {
-				add("role %q: unknown service %q", r.ID, id)
+		switch r.Members {
+		case "", MembersGroup, MembersSite:
+		default:
+			add("role %q: members %q: want group or site", r.ID, r.Members)
+		}
+		seenSvc := map[string]bool{}
+		for _, rs := range r.Services {
+			where := fmt.Sprintf("role %q service %q", r.ID, rs.ID)
+			switch {
+			case c.services[rs.ID] == nil:
+				add("role %q: unknown service %q", r.ID, rs.ID)
+			case seenSvc[rs.ID]:
+				add("%s: listed twice", where)
 			}
+			seenSvc[rs.ID] = true
+			if rs.Scenario != "" && c.scenarios[rs.Scenario] == nil {
+				add("%s: unknown scenario %q", where, rs.Scenario)
+			}
+			if (rs.Scenario != "" || rs.When != nil) && rs.Why == "" {
+				add("%s: a service limited to a scenario or an OS says why", where)
+			}
+			errs = append(errs, c.checkCondition(where, rs.When)...)
+			checkRefs(where, rs.Ref, false)
 		}
 		checkRefs("role "+r.ID, r.Ref, true)
 	}
@@ -112,7 +137,7 @@ func (c *Catalog) checkEntry(where string, e Entry) []error {
 		add("%s has no ports", e.Protocol)
 	}
 	for _, p := range e.Ports {
-		if p == RPCDynamicSymbol {
+		if p == RPCDynamicSymbol || p == EphemeralSymbol {
 			continue
 		}
 		if _, err := ParsePortRange(p); err != nil {
@@ -126,24 +151,45 @@ func (c *Catalog) checkEntry(where string, e Entry) []error {
 	if e.ICMPType != nil && (*e.ICMPType < 0 || *e.ICMPType > 255) {
 		add("icmp_type %d is not 0-255", *e.ICMPType)
 	}
-	if !slices.Contains([]Peer{Clients, Members, Admins}, e.Peers) {
-		add("peers %q: want clients, members or admins", e.Peers)
+	if len(e.Peers) == 0 {
+		add("peers: name who connects (clients, members, admins or role:<id>)")
 	}
-	if e.RPC != "" && !slices.Contains(e.Ports, RPCDynamicSymbol) {
-		add("rpc %q on an entry without rpc-dynamic", e.RPC)
-	}
-	if (e.Optional || e.When != nil) && e.Why == "" {
-		add("optional and conditional entries say why")
-	}
-	if e.When != nil {
-		for _, id := range append(append([]string{}, e.When.OSAny...), e.When.Before, e.When.From) {
-			if id != "" && c.oses[NormalizeOS(id)] == nil {
-				add("when: unknown OS %q", id)
+	for _, p := range e.Peers {
+		if id, isRole := p.Role(); isRole {
+			if c.roles[id] == nil {
+				add("peers: unknown role %q", id)
 			}
+		} else if !p.IsClass() {
+			add("peers %q: want clients, members, admins or role:<id>", p)
 		}
-		if len(e.When.OSAny) == 0 && e.When.Before == "" && e.When.From == "" {
-			add("when: empty condition")
+	}
+	if e.RPC != "" && len(e.Ports) == 0 {
+		add("rpc %q on an entry without ports", e.RPC)
+	}
+	if e.Scenario != "" && c.scenarios[e.Scenario] == nil {
+		add("unknown scenario %q", e.Scenario)
+	}
+	if (e.Scenario != "" || e.When != nil || e.AnySource) && e.Why == "" {
+		add("scenario, conditional and any_source entries say why")
+	}
+	errs = append(errs, c.checkCondition(where, e.When)...)
+	return errs
+}
+
+// checkCondition checks an OS condition: every OS it names exists, and it
+// names at least one.
+func (c *Catalog) checkCondition(where string, w *Condition) []error {
+	if w == nil {
+		return nil
+	}
+	var errs []error
+	for _, id := range append(append([]string{}, w.OSAny...), w.Before, w.From) {
+		if id != "" && c.oses[NormalizeOS(id)] == nil {
+			errs = append(errs, fmt.Errorf("%s: when: unknown OS %q", where, id))
 		}
+	}
+	if len(w.OSAny) == 0 && w.Before == "" && w.From == "" {
+		errs = append(errs, fmt.Errorf("%s: when: empty condition", where))
 	}
 	return errs
 }

@@ -35,6 +35,7 @@ func (c *Catalog) decode(fsys fs.FS) error {
 		}
 		c.Documents = append(c.Documents, part.Documents...)
 		c.OSes = append(c.OSes, part.OSes...)
+		c.Scenarios = append(c.Scenarios, part.Scenarios...)
 		c.Services = append(c.Services, part.Services...)
 		c.Roles = append(c.Roles, part.Roles...)
 	}
@@ -42,6 +43,7 @@ func (c *Catalog) decode(fsys fs.FS) error {
 	slices.SortFunc(c.Services, func(a, b Service) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Roles, func(a, b Role) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(c.Documents, func(a, b Document) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Scenarios, func(a, b Scenario) int { return strings.Compare(a.ID, b.ID) })
 	return nil
 }
 
@@ -51,6 +53,10 @@ func (c *Catalog) index() {
 	c.oses = map[string]*OS{}
 	c.services = map[string]*Service{}
 	c.roles = map[string]*Role{}
+	c.scenarios = map[string]*Scenario{}
+	for i := range c.Scenarios {
+		c.scenarios[c.Scenarios[i].ID] = &c.Scenarios[i]
+	}
 	for i := range c.Documents {
 		c.docs[c.Documents[i].ID] = &c.Documents[i]
 	}

@@ -51,6 +51,39 @@ func (c *Catalog) Service(id string) (*Service, error) {
 	return nil, &UnknownError{Kind: "service", Name: id, Valid: ids, Suggest: Suggest(strings.ToLower(id), ids)}
 }
 
+// Scenario returns the scenario with the given id.
+func (c *Catalog) Scenario(id string) (*Scenario, error) {
+	if s, ok := c.scenarios[strings.ToLower(strings.TrimSpace(id))]; ok {
+		return s, nil
+	}
+	ids := make([]string, len(c.Scenarios))
+	for i, s := range c.Scenarios {
+		ids[i] = s.ID
+	}
+	return nil, &UnknownError{Kind: "scenario", Name: id, Valid: ids, Suggest: Suggest(strings.ToLower(id), ids)}
+}
+
+// RoleScenarios lists, sorted, the scenarios a role can turn on: those of
+// its services in the role and those of its services' entries.
+func (c *Catalog) RoleScenarios(r *Role) []string {
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, rs := range r.Services {
+		add(rs.Scenario)
+		if s := c.services[rs.ID]; s != nil {
+			for _, e := range s.Entries {
+				add(e.Scenario)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Document returns the cited document with the given id, or nil.
 func (c *Catalog) Document(id string) *Document { return c.docs[id] }
 
@@ -71,7 +104,7 @@ func (c *Catalog) RPCInterfaces() []string {
 
 // UnknownError reports a name that is not in the catalog.
 type UnknownError struct {
-	Kind    string   // "role", "OS", "service"
+	Kind    string   // "role", "OS", "service", "scenario"
 	Name    string   // what was asked for
 	Valid   []string // the names that exist
 	Suggest string   // the closest valid name, or ""

@@ -20,7 +20,7 @@ var (
 
 // csvHeader names the CSV columns.
 var csvHeader = []string{"group", "role", "service", "service_name", "system_service", "protocol",
-	"ports", "icmp_type", "sources", "peers", "direction", "action", "optional", "os_condition",
+	"ports", "icmp_type", "sources", "peers", "direction", "action", "scenario", "os_condition",
 	"rpc", "labels", "notes", "reference"}
 
 func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
@@ -55,7 +55,7 @@ func csvRow(group string, r policies.ServiceRule) []string {
 	}
 	return csvCells(group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
 		PortList(r.Ports), icmp, sources, strings.Join(peers, ","), "inbound", "allow",
-		strconv.FormatBool(r.Optional), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
+		strings.Join(r.Scenarios, ","), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
 		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs))
 }
 

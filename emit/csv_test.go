@@ -38,7 +38,7 @@ func TestCSVHostileStrings(t *testing.T) {
 
 func TestCSVColumns(t *testing.T) {
 	want := []string{"role", "service", "system_service", "protocol", "ports", "peers", "direction",
-		"optional", "os_condition", "notes", "reference"}
+		"scenario", "os_condition", "notes", "reference"}
 	for _, w := range want {
 		if !strings.Contains(","+strings.Join(csvHeader, ",")+",", ","+w+",") {
 			t.Errorf("CSV header lacks %q", w)

@@ -502,8 +502,8 @@ func TestLinuxFamilyMismatch(t *testing.T) {
 			g.Needs[i].Sources = prefixes("fd10::/48")
 		}
 	}
-	note := "#   note: no rule for udp 53,88,123,389,464,49152-65535 from fd10::/48 (roles dc; services ad, dfsn, dns-server, " +
-		"group-policy, kdc, netlogon, w32time): the sources and the servers' addresses are of different address families\n"
+	note := "#   note: no rule for udp 53,88,123,389,464 from fd10::/48 (roles dc; services ad, dfsn, dns-server, " +
+		"kdc, netlogon, w32time): the sources and the servers' addresses are of different address families\n"
 	for _, f := range []string{"nftables", "iptables", "ip6tables"} {
 		if out := string(emitString(t, f, partial, Options{Chain: "forward"})); !strings.Contains(out, note) {
 			t.Errorf("%s: no %q in\n%s", f, note, out)

@@ -250,6 +250,9 @@ func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []s
 		for _, n := range g.Notes {
 			h = append(h, "  note: "+n)
 		}
+		for _, l := range scenarioLines(&g) {
+			h = append(h, "  "+l)
+		}
 		for _, r := range familyGaps(&g, dests[i]) {
 			h = append(h, "  "+gapNote(r))
 		}

@@ -300,12 +300,58 @@ func (o openings) add(proto policies.Proto, icmp string, sources, locals []strin
 	}
 }
 
-// merged merges the ranges of each key, once all are added.
+// merged merges the ranges of each key, once all are added, and drops
+// what a rule for any source already opens on the same protocol, ICMP
+// type and local address: the Ruleset's needs of several peers may name
+// sources that another peer's "any" covers, where the scripts write one
+// rule for any address.
 func (o openings) merged() openings {
 	for k, ports := range o {
 		o[k] = catalog.MergeRanges(ports)
 	}
+	for k, ports := range o {
+		parts := strings.Split(k, "|")
+		if parts[2] == "any" {
+			continue
+		}
+		anyKey := strings.Join([]string{parts[0], parts[1], "any", parts[3]}, "|")
+		wide, ok := o[anyKey]
+		if !ok {
+			continue
+		}
+		if rest := subtractRanges(ports, wide); len(rest) > 0 {
+			o[k] = rest
+		} else {
+			delete(o, k)
+		}
+	}
 	return o
+}
+
+// subtractRanges returns the ports of a that b does not hold.
+func subtractRanges(a, b []policies.PortRange) []policies.PortRange {
+	var out []policies.PortRange
+	for _, r := range a {
+		parts := []policies.PortRange{r}
+		for _, w := range b {
+			var next []policies.PortRange
+			for _, p := range parts {
+				if w.To < p.From || w.From > p.To {
+					next = append(next, p)
+					continue
+				}
+				if p.From < w.From {
+					next = append(next, policies.PortRange{From: p.From, To: w.From - 1})
+				}
+				if p.To > w.To {
+					next = append(next, policies.PortRange{From: w.To + 1, To: p.To})
+				}
+			}
+			parts = next
+		}
+		out = append(out, parts...)
+	}
+	return out
 }
 
 // orAny returns addrs, or "any" for none.

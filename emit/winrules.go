@@ -100,18 +100,21 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 		if err != nil {
 			return nil, err
 		}
+		rules := g.ByService()
 		scopes := map[string]int{}
-		for _, r := range g.ByService() {
-			scopeKey := strings.Join([]string{r.Role, r.Service, string(r.Proto), winICMP(r.ICMPType)}, "|")
-			scopes[scopeKey]++
+		for _, r := range rules {
+			scopes[winScopeKey(r)]++
+		}
+		for _, r := range rules {
+			several := scopes[winScopeKey(r)] > 1
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
 					Sources: r.Sources, Locals: locals, Profiles: profiles}
-				w.Name, err = names.name(hostGroup, r, scopes[scopeKey], p.kind)
+				w.Name, err = names.name(hostGroup, r, p.kind)
 				if err != nil {
 					return nil, err
 				}
-				w.DisplayName = winDisplayName(hostGroup, r, scopes[scopeKey], p.kind)
+				w.DisplayName = winDisplayName(hostGroup, r, several, p.kind)
 				w.Description = winDescription(g.Name, r, p)
 				w.Comment = fmt.Sprintf("%s / %s: %s %s", r.Role, r.ServiceName, r.Proto, winPortText(p.kind, p.ports, r.ICMPType))
 				s.Rules = append(s.Rules, w)
@@ -125,6 +128,12 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 	}
 	s.Header = winHeader(f, rs, opts, owner)
 	return s, nil
+}
+
+// winScopeKey is what a service's rules share when they differ only in
+// their peers or scenario: the DisplayName then says which peers.
+func winScopeKey(r policies.ServiceRule) string {
+	return strings.Join([]string{r.Role, r.Service, string(r.Proto), winICMP(r.ICMPType)}, "|")
 }
 
 // winLocals returns what tells a group's rules from the other groups' in
@@ -207,14 +216,15 @@ func rulePrefix(group string) string {
 	return s + "--"
 }
 
-func (n *winNamer) name(hostGroup string, r policies.ServiceRule, scope int, kind portKind) (string, error) {
+func (n *winNamer) name(hostGroup string, r policies.ServiceRule, kind portKind) (string, error) {
 	parts := []string{slug(hostGroup, 32), slug(r.Role, 32), slug(r.Service, 40), string(r.Proto)}
 	if r.ICMPType != nil {
 		parts = append(parts, "t"+strconv.Itoa(*r.ICMPType))
 	}
-	if scope > 1 {
-		parts = append(parts, "s"+strconv.Itoa(scope))
+	for _, sc := range r.Scenarios {
+		parts = append(parts, slug(sc, 32))
 	}
+	parts = append(parts, slug(peerWords(r.Peers, "-"), 64))
 	parts = append(parts, map[portKind]string{portEPMap: "epmap", portRPC: "rpc"}[kind])
 	name := n.prefix + strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "-")
 	// Slugs of different ids can meet ("a.b" and "a-b"): number the later ones.
@@ -225,8 +235,22 @@ func (n *winNamer) name(hostGroup string, r policies.ServiceRule, scope int, kin
 	return name, checkRuleName(name)
 }
 
-// displayName reads like Windows' own rules: "dc - DNS Server (UDP-In)".
-func winDisplayName(hostGroup string, r policies.ServiceRule, scope int, kind portKind) string {
+// peerWords names a rule's peers: "admins, clients" or, for the servers
+// of a role, "role rd-connection-broker".
+func peerWords(peers []policies.Peer, sep string) string {
+	words := make([]string, len(peers))
+	for i, p := range peers {
+		words[i] = string(p)
+		if id, ok := p.Role(); ok {
+			words[i] = "role " + id
+		}
+	}
+	return strings.Join(words, sep)
+}
+
+// displayName reads like Windows' own rules: "dc - DNS Server (UDP-In)",
+// and says which peers when the service has several rules of a protocol.
+func winDisplayName(hostGroup string, r policies.ServiceRule, several bool, kind portKind) string {
 	var extra []string
 	if r.ICMPType != nil {
 		extra = append(extra, "type "+strconv.Itoa(*r.ICMPType))
@@ -237,8 +261,11 @@ func winDisplayName(hostGroup string, r policies.ServiceRule, scope int, kind po
 	case portRPC:
 		extra = append(extra, "RPC")
 	}
-	if scope > 1 {
-		extra = append(extra, "scope "+strconv.Itoa(scope))
+	if several {
+		extra = append(extra, "from "+peerWords(r.Peers, ", "))
+	}
+	if len(r.Scenarios) > 0 {
+		extra = append(extra, "scenario "+strings.Join(r.Scenarios, ", "))
 	}
 	s := fmt.Sprintf("%s - %s (%s)", r.Role, r.ServiceName, strings.Join(append([]string{winProto(r.Proto) + "-In"}, extra...), ", "))
 	if hostGroup != "" {
@@ -271,8 +298,8 @@ func winDescription(hostGroup string, r policies.ServiceRule, p winPart) string 
 	if len(r.OSReasons) > 0 {
 		s += " OS: " + strings.Join(r.OSReasons, "; ") + "."
 	}
-	if r.Optional {
-		s += " Optional, included on request."
+	if len(r.Scenarios) > 0 {
+		s += " Scenario " + strings.Join(r.Scenarios, ", ") + ", included on request."
 	}
 	refs := make([]string, len(r.Refs))
 	for i, ref := range r.Refs {
@@ -399,7 +426,32 @@ func winGroupHeader(g *policies.Group) []string {
 			func(s string) bool { return s == "" }), " ")
 		h = append(h, fmt.Sprintf("  Left out: %s: %s", what, o.Reason))
 	}
+	for _, l := range scenarioLines(g) {
+		h = append(h, "  "+l)
+	}
 	return h
+}
+
+// scenarioLines say which scenarios of a group's roles are on and which
+// were left out, each once, with what it opens.
+func scenarioLines(g *policies.Group) []string {
+	var on, off []string
+	for _, s := range g.Scenarios {
+		item := fmt.Sprintf("%s (%s: %s)", s.ID, s.Name, strings.Join(s.Ports, ", "))
+		if s.On {
+			on = append(on, item)
+		} else {
+			off = append(off, item)
+		}
+	}
+	var out []string
+	if len(on) > 0 {
+		out = append(out, "Scenarios on: "+strings.Join(on, "; ")+".")
+	}
+	if len(off) > 0 {
+		out = append(out, "Scenarios left out (turn one on with --scenario ID, or hosts[].scenarios): "+strings.Join(off, "; ")+".")
+	}
+	return out
 }
 
 // referenceLines lists every document the rules cite, once, for a header.

@@ -51,7 +51,7 @@ func sitePolicy() *policies.Policy {
 			"clients": prefixes("10.0.0.0/8", "2001:db8:100::/48"),
 			"admins":  prefixes("192.0.2.10", "192.0.2.11"),
 		},
-		Roles: []catalog.Role{{ID: "vpn", Name: "VPN gateway", Services: []string{"rras"}}},
+		Roles: []catalog.Role{{ID: "vpn", Name: "VPN gateway", Services: []catalog.RoleService{{ID: "rras"}}}},
 		Hosts: []policies.Host{
 			{Name: "dcs", Roles: []string{"dc"}, Addresses: prefixes("10.1.0.10", "10.1.0.11"),
 				Peers:    map[policies.Peer][]string{policies.Clients: {"clients"}, policies.Admins: {"admins"}},

@@ -17,13 +17,43 @@ func (l *loader) build(raw *rawPolicy) *Policy {
 		l.errorf("fwgen", "unsupported format %q: this fwgen reads %s", raw.Fwgen, Version)
 	}
 	p := &Policy{Name: raw.Name, Optional: raw.Optional}
+	l.ownRoles, l.ownScenarios = set{}, set{}
+	for _, r := range raw.Roles {
+		l.ownRoles.add(r.ID)
+	}
 	p.OS = l.osList("os", raw.OS)
 	p.Networks = l.networks(raw.Networks)
 	p.RPC = l.rpc(raw.RPC)
 	p.Services = l.services(raw.Services)
 	p.Roles = l.roles(raw.Roles, raw.Services)
 	p.Hosts = l.hosts(raw, p)
+	p.Scenarios = l.policyScenarios(raw.Scenarios, p)
+	l.checkRPC(p)
 	return p
+}
+
+// checkRPC reports the RPC settings that the KBs call broken (CheckRPC),
+// at the setting's position.
+func (l *loader) checkRPC(p *Policy) {
+	var roles []string
+	for _, h := range p.Hosts {
+		for _, r := range h.Roles {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
+	c := l.withPolicy(p)
+	if c == nil {
+		return // the policy's services have problems of their own, reported where they are
+	}
+	for _, pr := range CheckRPC(p.RPC, roles, c) {
+		field, path := pr.Field, "rpc.range"
+		if iface, ok := strings.CutPrefix(field, "static."); ok {
+			path = joinKey("rpc.static", iface)
+		}
+		l.errorf(path, "%s", pr.Msg)
+	}
 }
 
 // osList resolves OS names to catalog ids, in the order given.
@@ -162,7 +192,16 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 		own.add(r.ID)
 	}
 	roleNames := append(slices.Sorted(maps.Keys(own)), l.names.roleList...)
-	networks := slices.Sorted(maps.Keys(raw.Networks))
+	groups := set{}
+	for _, rh := range raw.Hosts {
+		groups.add(rh.Name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(raw.Networks)) {
+		if groups[name] {
+			l.keyErrorf(joinKey("networks", name), "%q is also the name of a host group, and peers name both: rename one", name)
+		}
+	}
+	targets := append(slices.Sorted(maps.Keys(raw.Networks)), slices.Sorted(maps.Keys(groups))...)
 	if len(raw.Hosts) > MaxHosts {
 		l.errorf("hosts", "%d host groups; a policy has at most %d: split the estate into several sites", len(raw.Hosts), MaxHosts)
 		return nil
@@ -180,8 +219,9 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 			l.errorf(path, "no OS versions: give the group an os list, or the policy a default one")
 		}
 		h.Addresses = l.prefixes(path+".addresses", rh.Addresses)
-		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks, networks)
+		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks, groups, targets, own)
 		h.Profiles = l.profiles(path+".profile", rh.Profile)
+		h.Scenarios = l.hostScenarios(path+".scenarios", rh.Scenarios, h.Roles, p)
 		out = append(out, h)
 	}
 	return out
@@ -214,48 +254,155 @@ func (l *loader) hostRoles(path string, names []string, own set, valid []string)
 
 var peerClasses = []string{string(Clients), string(Members), string(Admins)}
 
-// peers checks a host group's peer classes and the networks they name.
-func (l *loader) peers(path string, raw, networks map[string][]string, names []string) map[Peer][]string {
+// peers checks a host group's peers, each a peer class (clients, members,
+// admins) or a role whose servers connect (rd-connection-broker), and the
+// networks and host groups they name.
+func (l *loader) peers(path string, raw, networks map[string][]string, groups set, targets []string, own set) map[Peer][]string {
 	if raw == nil {
 		return nil
 	}
 	out := map[Peer][]string{}
-	for _, class := range slices.Sorted(maps.Keys(raw)) {
-		at := joinKey(path, class)
-		if !slices.Contains(peerClasses, class) {
-			l.keyErrorf(at, "unknown peer class %q%s; the classes are clients, members and admins",
-				class, didYouMean(class, peerClasses))
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
+		at := joinKey(path, key)
+		peer := Peer(key)
+		if !peer.IsClass() {
+			r := l.names.role(key)
+			switch {
+			case own[key]:
+				peer = catalog.RolePeer(key)
+			case r != nil:
+				peer = catalog.RolePeer(r.ID)
+			default:
+				l.keyErrorf(at, "unknown peer %q%s; name a peer class (clients, members, admins) or the role whose servers connect",
+					key, didYouMean(key, append(slices.Clone(peerClasses), l.names.roleList...)))
+				continue
+			}
+		}
+		if len(raw[key]) == 0 {
+			l.errorf(at, "empty: name networks or host groups, or leave %s out", key)
 			continue
 		}
-		if len(raw[class]) == 0 {
-			l.errorf(at, "empty: name networks, or leave %s out to allow any address", class)
-			continue
-		}
-		out[Peer(class)] = l.peerNetworks(at, raw[class], networks, names)
+		out[peer] = l.peerNames(at, raw[key], networks, groups, targets)
 	}
 	return out
 }
 
-func (l *loader) peerNetworks(path string, in []string, networks map[string][]string, names []string) []string {
+func (l *loader) peerNames(path string, in []string, networks map[string][]string, groups set, targets []string) []string {
 	var out []string
 	seen := set{}
 	for i, name := range in {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		_, known := networks[name]
+		known = known || groups[name]
 		_, addrErr := ParsePrefix(name)
 		switch {
 		case name == "":
 			l.errorf(at, "empty")
 		case !known && addrErr == nil:
-			l.errorf(at, "%q is an address; peers name networks: add it under networks and use that name", name)
+			l.errorf(at, "%q is an address; peers name networks or host groups: add it under networks and use that name", name)
 		case !known:
-			l.errorf(at, "unknown network %q%s", name, didYouMean(name, names))
+			l.errorf(at, "unknown network or host group %q%s", name, didYouMean(name, targets))
 		case !seen.add(name):
 			l.errorf(at, "%q is listed twice", name)
 		default:
 			out = append(out, name)
 		}
 	}
+	return out
+}
+
+// hostScenarios checks the scenarios a host group turns on: each exists
+// and belongs to one of the group's roles.
+func (l *loader) hostScenarios(path string, in, roles []string, p *Policy) []string {
+	var out []string
+	have := l.scenariosOf(roles, p)
+	for i, id := range in {
+		at := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case id == "":
+			// the validator said so
+		case slices.Contains(out, id):
+			l.errorf(at, "%q is listed twice", id)
+		case !slices.Contains(have, id):
+			l.errorf(at, "%s", l.scenarioProblem(id, have, "the group's roles"))
+		default:
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// policyScenarios checks the scenarios the policy turns on for every
+// group: each belongs to a role of some group.
+func (l *loader) policyScenarios(in []string, p *Policy) []string {
+	var roles []string
+	for _, h := range p.Hosts {
+		roles = append(roles, h.Roles...)
+	}
+	have := l.scenariosOf(roles, p)
+	var out []string
+	for i, id := range in {
+		at := fmt.Sprintf("scenarios[%d]", i)
+		switch {
+		case id == "":
+		case slices.Contains(out, id):
+			l.errorf(at, "%q is listed twice", id)
+		case !slices.Contains(have, id):
+			l.errorf(at, "%s", l.scenarioProblem(id, have, "the roles of the host groups"))
+		default:
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// scenarioProblem says why a scenario id cannot be turned on.
+func (l *loader) scenarioProblem(id string, have []string, whose string) string {
+	if _, err := l.c.Scenario(id); err != nil && !l.ownScenario(id) {
+		var ids []string
+		for _, s := range l.c.Scenarios {
+			ids = append(ids, s.ID)
+		}
+		return fmt.Sprintf("unknown scenario %q%s; 'fwgen roles' lists each role's scenarios", id, didYouMean(id, ids))
+	}
+	if len(have) == 0 {
+		return fmt.Sprintf("scenario %q is not one of %s, which have none", id, whose)
+	}
+	return fmt.Sprintf("scenario %q is not one of %s: %s", id, whose, strings.Join(have, ", "))
+}
+
+// ownScenario reports whether an entry of the policy's own services names
+// scenario id.
+func (l *loader) ownScenario(id string) bool { return l.ownScenarios[id] }
+
+// withPolicy is the catalog with the policy's own services and roles,
+// made once; nil when they do not pass the catalog's checks.
+func (l *loader) withPolicy(p *Policy) *catalog.Catalog {
+	if !l.fullDone {
+		l.fullDone = true
+		l.full, _ = withPolicy(p, l.c)
+	}
+	return l.full
+}
+
+// scenariosOf lists the scenarios the roles can turn on, with the
+// policy's own services and roles in place of the catalog's.
+func (l *loader) scenariosOf(roles []string, p *Policy) []string {
+	c := l.withPolicy(p)
+	if c == nil {
+		c = l.c
+	}
+	var out []string
+	for _, id := range roles {
+		if r, err := c.Role(id); err == nil {
+			for _, s := range c.RoleScenarios(r) {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

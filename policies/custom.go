@@ -20,7 +20,7 @@ func (l *loader) services(raw []rawService) []catalog.Service {
 		svc := catalog.Service{ID: s.ID, Name: cmp.Or(s.Name, s.ID), SystemService: s.SystemService, Notes: s.Notes}
 		svc.Ref = l.citations(path+".ref", s.Ref)
 		for j, e := range s.Entries {
-			svc.Entries = append(svc.Entries, l.entry(fmt.Sprintf("%s.entries[%d]", path, j), e))
+			svc.Entries = append(svc.Entries, l.entry(fmt.Sprintf("%s.entries[%d]", path, j), s.ID, e))
 		}
 		out = append(out, svc)
 	}
@@ -63,9 +63,9 @@ func (l *loader) citations(path string, raw []rawRef) []catalog.Citation {
 }
 
 // entry checks one entry of a service as the catalog checks its own.
-func (l *loader) entry(path string, e rawEntry) catalog.Entry {
+func (l *loader) entry(path, svcID string, e rawEntry) catalog.Entry {
 	out := catalog.Entry{Protocol: catalog.Proto(e.Protocol), ICMPType: e.ICMPType, Label: e.Label,
-		Peers: catalog.Peer(e.Peers), Optional: e.Optional, Why: e.Why}
+		Peers: l.entryPeers(path+".peers", e.Peers), Scenario: e.Scenario, Why: e.Why}
 	switch {
 	case e.Protocol == "":
 		// the validator said so
@@ -83,8 +83,49 @@ func (l *loader) entry(path string, e rawEntry) catalog.Entry {
 	case !isICMP && e.ICMPType != nil && e.Protocol != "":
 		l.errorf(path+".icmp_type", "only icmpv4 and icmpv6 entries have an icmp_type")
 	}
-	if e.Optional && e.Why == "" {
+	if out.Scenario == "" && e.Optional {
+		// An optional entry of the policy's own is a scenario named after
+		// its service: --scenario <service id> or --optional turns it on.
+		out.Scenario = svcID
+	}
+	if out.Scenario != "" {
+		l.ownScenarios.add(out.Scenario)
+	}
+	switch {
+	case e.Optional && e.Why == "":
 		l.errorf(path+".optional", "an optional entry says why it is optional (why: ...)")
+	case e.Scenario != "" && e.Why == "":
+		l.errorf(path+".scenario", "an entry of a scenario says why (why: ...)")
+	}
+	return out
+}
+
+// entryPeers checks the peers of an entry: clients, members, admins or
+// role:<role id>.
+func (l *loader) entryPeers(path string, in nameList) catalog.Peers {
+	var out catalog.Peers
+	for i, s := range in {
+		at := fmt.Sprintf("%s[%d]", path, i)
+		if l.vals[at] == nil {
+			at = path // a single peer without brackets
+		}
+		p := catalog.Peer(s)
+		switch id, isRole := p.Role(); {
+		case s == "":
+			// the validator said so
+		case isRole && l.names.role(id) == nil && !l.ownRoles[id]:
+			l.errorf(at, "unknown role %q%s", id, didYouMean(id, l.names.roleList))
+		case isRole:
+			if r := l.names.role(id); r != nil && !l.ownRoles[id] {
+				p = catalog.RolePeer(r.ID)
+			}
+			out = append(out, p)
+		case !p.IsClass():
+			l.errorf(at, "unknown peer %q%s; peers are clients, members, admins or role:<role id>",
+				s, didYouMean(s, peerClasses))
+		default:
+			out = append(out, p)
+		}
 	}
 	return out
 }
@@ -131,8 +172,12 @@ func (l *loader) roles(raw []rawRole, services []rawService) []catalog.Role {
 		} else {
 			l.override(path, "role", r.ID, cr != nil, r.Override)
 		}
+		var services []catalog.RoleService
+		for _, id := range l.roleServices(path+".services", r.Services, own, valid) {
+			services = append(services, catalog.RoleService{ID: id})
+		}
 		out = append(out, catalog.Role{ID: r.ID, Name: cmp.Or(r.Name, r.ID), Notes: r.Notes,
-			Services: l.roleServices(path+".services", r.Services, own, valid)})
+			Members: catalog.MembersExtent(r.Members), Services: services})
 	}
 	return out
 }
@@ -155,7 +200,7 @@ func (l *loader) roleServices(path string, ids []string, own set, valid []string
 			}
 			out = append(out, id)
 		case l.names.role(id) != nil:
-			for _, s := range l.names.role(id).Services {
+			for _, s := range l.names.role(id).ServiceIDs() {
 				if seen.add(s) {
 					out = append(out, s)
 				}

@@ -34,6 +34,8 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 	switch {
 	case v.Type() == portListType:
 		l.decodePorts(n, v, path)
+	case v.Type() == nameListType:
+		l.decodeNames(n, v, path)
 	case v.Kind() == reflect.Pointer:
 		v.Set(reflect.New(v.Type().Elem()))
 		l.decodeValue(n, v.Elem(), path)
@@ -191,6 +193,34 @@ func (l *loader) decodePorts(n *yaml.Node, v reflect.Value, path string) {
 func (p *portList) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		*p = splitPorts(n.Value)
+		return nil
+	}
+	var ss []string
+	err := n.Decode(&ss)
+	*p = ss
+	return err
+}
+
+// nameList is a list of names that may be written as a single scalar
+// when it has one name ("peers: clients").
+type nameList []string
+
+var nameListType = reflect.TypeFor[nameList]()
+
+func (l *loader) decodeNames(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode {
+		v.Set(reflect.ValueOf(nameList{n.Value}))
+		return
+	}
+	var ss []string
+	l.decodeSlice(n, reflect.ValueOf(&ss).Elem(), path)
+	v.Set(reflect.ValueOf(nameList(ss)))
+}
+
+// UnmarshalYAML decodes a nameList the way the loader does.
+func (p *nameList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*p = nameList{n.Value}
 		return nil
 	}
 	var ss []string

@@ -3,58 +3,118 @@ package policies
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/fwgen/fwgen/catalog"
 )
 
-// entry turns one catalog entry of a role's service into needs, or into an
-// omission that says why it was left out.
-func (r *resolver) entry(role string, svc *catalog.Service, e catalog.Entry) {
+// entry turns one catalog entry of a role's service into needs, one per
+// peer, or into an omission that says why it was left out.
+func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalog.Service, e catalog.Entry) {
 	omit := func(reason string) {
-		r.g.Omitted = append(r.g.Omitted, Omission{Role: role, Service: svc.ID, Proto: e.Protocol,
+		r.g.Omitted = append(r.g.Omitted, Omission{Role: role.ID, Service: svc.ID, Proto: e.Protocol,
 			Ports: strings.Join(e.Ports, ","), Label: e.Label, Reason: reason})
 	}
-	osReason := ""
-	if e.When != nil {
-		ok, why := r.holds(e.When)
+	var osReasons []string
+	for _, c := range []struct {
+		when *catalog.Condition
+		why  string
+	}{{rs.When, rs.Why}, {e.When, e.Why}} {
+		if c.when == nil {
+			continue
+		}
+		ok, why := r.holds(c.when)
 		if !ok {
-			omit(fmt.Sprintf("not needed for this OS mix: %s (%s)", e.Why, why))
+			omit(fmt.Sprintf("not needed for this OS mix: %s (%s)", c.why, why))
 			return
 		}
-		osReason = fmt.Sprintf("%s (%s)", e.Why, why)
+		osReasons = append(osReasons, fmt.Sprintf("%s (%s)", c.why, why))
 	}
-	if e.Optional && !r.p.Optional {
-		omit(fmt.Sprintf("optional, left out (include with --optional): %s", e.Why))
+	scenarios := nonEmpty(rs.Scenario, e.Scenario)
+	on := true
+	for _, sc := range scenarios {
+		on = on && r.scenarioOn(sc)
+	}
+	for _, sc := range scenarios {
+		r.scenarioPorts(sc, role.ID, e, on)
+	}
+	if !on {
 		return
 	}
-	base := Need{Role: role, Service: svc.ID, ServiceName: svc.Name, SystemService: svc.SystemService,
-		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Peer: e.Peers,
-		Sources: r.sources(role, e.Peers), Optional: e.Optional, OSReason: osReason, Notes: svc.Notes,
-		Refs: r.refs(svc, e)}
+	base := Need{Role: role.ID, Service: svc.ID, ServiceName: svc.Name, SystemService: svc.SystemService,
+		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Optional: len(scenarios) > 0,
+		Scenarios: scenarios, OSReason: strings.Join(osReasons, "; "), Notes: svc.Notes,
+		Refs: r.refs(svc, e, rs.Ref)}
+	for _, peer := range entryPeers(e) {
+		n := base
+		n.Peer = peer
+		src, ok := r.sources(role, peer)
+		if !ok {
+			id, _ := peer.Role()
+			r.absent[id] = addUnique(r.absent[id], svc.ID)
+			continue
+		}
+		n.Sources = src
+		if e.AnySource {
+			n.Sources, n.AnySource = nil, true
+			r.note(fmt.Sprintf("%s %s of %s is open to any address: %s", e.Protocol, strings.Join(e.Ports, ","), svc.ID, e.Why))
+		}
+		r.addPorts(n, e)
+	}
+}
+
+// entryPeers are an entry's peers, with admins after clients: an
+// administrator's workstation is a computer of the estate like any other,
+// and needs what clients need besides what its tools do.
+func entryPeers(e catalog.Entry) []Peer {
+	peers := slices.Clone([]Peer(e.Peers))
+	if e.Peers.Has(Clients) && !e.Peers.Has(Admins) {
+		peers = append(peers, Admins)
+	}
+	return peers
+}
+
+// addPorts adds the needs of one peer for each port string of an entry.
+func (r *resolver) addPorts(n Need, e catalog.Entry) {
 	if !e.Protocol.HasPorts() {
-		r.add(base)
+		r.add(n)
 		return
 	}
 	for _, p := range e.Ports {
-		for _, n := range r.ports(base, p, e.RPC) {
-			r.add(n)
+		for _, m := range r.ports(n, p, e.RPC) {
+			r.add(m)
 		}
 	}
 }
 
-// ports expands one port string of an entry: a number, a range, or the RPC
-// dynamic range, which a static RPC port of the entry's interface replaces.
+// ports expands one port string of an entry: a number or a range, the RPC
+// dynamic range (which a static RPC port of the entry's interface
+// replaces, and a restricted range narrows) or the OS's ephemeral range.
 func (r *resolver) ports(base Need, p, iface string) []Need {
-	if p != catalog.RPCDynamicSymbol {
-		pr, err := catalog.ParsePortRange(p)
-		if err != nil { // the catalog's Check rules this out
-			panic(fmt.Sprintf("catalog: service %s: %v", base.Service, err))
+	switch p {
+	case catalog.RPCDynamicSymbol:
+		return r.rpcPorts(base, iface)
+	case catalog.EphemeralSymbol:
+		var out []Need
+		for _, pr := range r.ephemeral {
+			n := base
+			n.Ports = pr
+			out = append(out, n)
 		}
-		base.Ports = pr
-		return []Need{base}
+		return out
 	}
+	pr, err := catalog.ParsePortRange(p)
+	if err != nil { // the catalog's Check rules this out
+		panic(fmt.Sprintf("catalog: service %s: %v", base.Service, err))
+	}
+	base.Ports = pr
+	base.RPCInterface = iface
+	return []Need{base}
+}
+
+func (r *resolver) rpcPorts(base Need, iface string) []Need {
 	base.RPCInterface = iface
 	for _, s := range r.g.RPC.Static {
 		if iface != "" && s.Interface == iface {
@@ -76,9 +136,26 @@ func (r *resolver) ports(base Need, p, iface string) []Need {
 	return out
 }
 
+// needKey identifies a need: two needs of one key are the same.
+type needKey struct {
+	role, service, label string
+	proto                Proto
+	ports                PortRange
+	icmp                 int
+	peer                 Peer
+}
+
+func keyOf(n Need) needKey {
+	icmp := -1
+	if n.ICMPType != nil {
+		icmp = *n.ICMPType
+	}
+	return needKey{n.Role, n.Service, n.Label, n.Proto, n.Ports, icmp, n.Peer}
+}
+
 // add appends a need unless an equal one is there already.
 func (r *resolver) add(n Need) {
-	k := fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s", n.Role, n.Service, n.Proto, n.Ports, icmpKey(n.ICMPType), n.Peer, n.Label)
+	k := keyOf(n)
 	if r.seen[k] {
 		return
 	}
@@ -86,19 +163,20 @@ func (r *resolver) add(n Need) {
 	r.g.Needs = append(r.g.Needs, n)
 }
 
-// refs resolves an entry's citations, or its service's when it has none.
-func (r *resolver) refs(svc *catalog.Service, e catalog.Entry) []Ref {
+// refs resolves an entry's citations, or its service's when it has none,
+// and then those of the role's service.
+func (r *resolver) refs(svc *catalog.Service, e catalog.Entry, roleRefs []catalog.Citation) []Ref {
 	cites := e.Ref
 	if len(cites) == 0 {
 		cites = svc.Ref
 	}
 	var out []Ref
-	for _, c := range cites {
+	for _, c := range slices.Concat(cites, roleRefs) {
 		ref := Ref{Doc: c.Doc, Section: c.Section}
 		if d := r.c.Document(c.Doc); d != nil {
 			ref.Title, ref.URL = d.Title, d.URL
 		}
-		out = append(out, ref)
+		out = addUnique(out, ref)
 	}
 	return out
 }
@@ -152,6 +230,64 @@ func (r *resolver) holds(w *catalog.Condition) (bool, string) {
 	return true, strings.Join(reasons, "; ")
 }
 
+// scenarioOn reports whether the group asked for scenario id.
+func (r *resolver) scenarioOn(id string) bool {
+	return r.p.Optional || slices.Contains(r.p.Scenarios, id) || slices.Contains(r.h.Scenarios, id)
+}
+
+// scenarioPorts records that scenario id of role opens (or, when it is
+// off, would open) the ports of entry e.
+func (r *resolver) scenarioPorts(id, role string, e catalog.Entry, on bool) {
+	st := r.scenarios[id]
+	if st == nil {
+		st = &ScenarioState{ID: id, Name: id, On: on}
+		if sc, err := r.c.Scenario(id); err == nil {
+			st.Name, st.Description = sc.Name, sc.Description
+			for _, c := range sc.Ref {
+				ref := Ref{Doc: c.Doc, Section: c.Section}
+				if d := r.c.Document(c.Doc); d != nil {
+					ref.Title, ref.URL = d.Title, d.URL
+				}
+				st.Refs = append(st.Refs, ref)
+			}
+		}
+		r.scenarios[id] = st
+	}
+	st.On = st.On && on
+	st.Roles = addUnique(st.Roles, role)
+	st.Ports = addUnique(st.Ports, entryPortText(e))
+}
+
+// entryPortText names what an entry opens: "80/tcp", "rpc-dynamic/tcp",
+// "icmpv6 type 128", "esp".
+func entryPortText(e catalog.Entry) string {
+	switch {
+	case e.ICMPType != nil:
+		return fmt.Sprintf("%s type %d", e.Protocol, *e.ICMPType)
+	case len(e.Ports) == 0:
+		return string(e.Protocol)
+	}
+	return strings.Join(e.Ports, ",") + "/" + string(e.Protocol)
+}
+
+// scenarioList returns the group's scenarios, sorted by id.
+func (r *resolver) scenarioList() []ScenarioState {
+	var out []ScenarioState
+	for _, st := range r.scenarios {
+		slices.Sort(st.Roles)
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b ScenarioState) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// note adds a note to the group once.
+func (r *resolver) note(s string) {
+	if !slices.Contains(r.g.Notes, s) {
+		r.g.Notes = append(r.g.Notes, s)
+	}
+}
+
 // sortNeeds orders needs by role, service, protocol, port, ICMP type, peer
 // and label, so that output never depends on catalog order.
 func sortNeeds(ns []Need) {
@@ -161,4 +297,28 @@ func sortNeeds(ns []Need) {
 			cmp.Compare(a.Ports.To, b.Ports.To), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
 			cmp.Compare(a.Peer, b.Peer), cmp.Compare(a.Label, b.Label))
 	})
+}
+
+// nonEmpty returns the strings that are not empty.
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// unionPrefixes joins source lists; an empty list (any address) absorbs
+// every other.
+func unionPrefixes(lists ...[]netip.Prefix) []netip.Prefix {
+	var all []netip.Prefix
+	for _, l := range lists {
+		if len(l) == 0 {
+			return nil
+		}
+		all = append(all, l...)
+	}
+	return sortPrefixes(all)
 }

@@ -44,15 +44,16 @@ const MaxHosts = 500
 // Load decodes a file into them strictly, checks them with validator tags
 // and cross-checks, and builds a Policy from them.
 type rawPolicy struct {
-	Fwgen    string              `yaml:"fwgen" validate:"required"`
-	Name     string              `yaml:"name" validate:"required,max=64,nocontrol"`
-	OS       []string            `yaml:"os" validate:"dive,required"`
-	Networks map[string][]string `yaml:"networks"`
-	RPC      *rawRPC             `yaml:"rpc"`
-	Optional bool                `yaml:"optional"`
-	Services []rawService        `yaml:"services" validate:"dive"`
-	Roles    []rawRole           `yaml:"roles" validate:"dive"`
-	Hosts    []rawHost           `yaml:"hosts" validate:"required,min=1,dive"`
+	Fwgen     string              `yaml:"fwgen" validate:"required"`
+	Name      string              `yaml:"name" validate:"required,max=64,nocontrol"`
+	OS        []string            `yaml:"os" validate:"dive,required"`
+	Networks  map[string][]string `yaml:"networks"`
+	RPC       *rawRPC             `yaml:"rpc"`
+	Scenarios []string            `yaml:"scenarios" validate:"dive,required"`
+	Optional  bool                `yaml:"optional"`
+	Services  []rawService        `yaml:"services" validate:"dive"`
+	Roles     []rawRole           `yaml:"roles" validate:"dive"`
+	Hosts     []rawHost           `yaml:"hosts" validate:"required,min=1,dive"`
 }
 
 type rawRPC struct {
@@ -80,7 +81,8 @@ type rawEntry struct {
 	Ports    portList `yaml:"ports"`
 	ICMPType *int     `yaml:"icmp_type" validate:"omitnil,min=0,max=255"`
 	Label    string   `yaml:"label" validate:"max=100,nocontrol"`
-	Peers    string   `yaml:"peers" validate:"required,oneof=clients members admins"`
+	Peers    nameList `yaml:"peers" validate:"required,min=1,dive,required"`
+	Scenario string   `yaml:"scenario" validate:"omitempty,id"`
 	Optional bool     `yaml:"optional"`
 	Why      string   `yaml:"why"`
 }
@@ -90,6 +92,7 @@ type rawRole struct {
 	Name     string   `yaml:"name" validate:"max=100,nocontrol"`
 	Notes    string   `yaml:"notes"`
 	Override bool     `yaml:"override"`
+	Members  string   `yaml:"members" validate:"omitempty,oneof=group site"`
 	Services []string `yaml:"services" validate:"required,min=1,dive,required"`
 }
 
@@ -100,6 +103,7 @@ type rawHost struct {
 	Addresses []string            `yaml:"addresses" validate:"dive,required"`
 	Peers     map[string][]string `yaml:"peers"`
 	Profile   []string            `yaml:"profile" validate:"dive,oneof=domain private public"`
+	Scenarios []string            `yaml:"scenarios" validate:"dive,required"`
 }
 
 // Load reads a site policy: name is the file name that errors cite, data
@@ -150,6 +154,12 @@ type loader struct {
 	// found counts the problems, of which errs keeps the first maxStored.
 	found int
 	names *names
+	// ownRoles are the ids of the policy's own roles, and ownScenarios
+	// the scenarios its own services name.
+	ownRoles, ownScenarios set
+	// full is the catalog with the policy's own services and roles.
+	full     *catalog.Catalog
+	fullDone bool
 }
 
 func newLoader(file string, c *catalog.Catalog) *loader {

@@ -79,7 +79,7 @@ hosts:
 	}
 	want := `site.yaml:8:13: hosts[0].roles[0]: unknown role "dcc" (did you mean "dc"?)
 site.yaml:9:17: hosts[0].addresses[0]: "10.20.0.300" is not an IP address or prefix such as 10.0.0.0/24
-site.yaml:10:22: hosts[0].peers.admins[0]: unknown network "admin" (did you mean "admins"?)`
+site.yaml:10:22: hosts[0].peers.admins[0]: unknown network or host group "admin" (did you mean "admins"?)`
 	if diff := cmp.Diff(want, err.Error()); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
@@ -183,11 +183,11 @@ hosts:
 		RPC: RPCOptions{Range: &PortRange{From: 5000, To: 5100},
 			Static: map[string]uint16{"ntds": 38901, "netlogon": 38902, "frs": 38903, "dfsr": 5722}},
 		Services: []catalog.Service{{ID: "contoso-erp", Name: "Contoso ERP", Entries: []catalog.Entry{
-			{Protocol: TCP, Ports: []string{"8443", "9000-9010"}, Peers: Clients},
-			{Protocol: UDP, Ports: []string{"8443", "rpc-dynamic"}, Peers: Admins, Optional: true, Why: "Legacy console."},
-			{Protocol: ICMPv4, ICMPType: &icmp, Peers: Admins},
+			{Protocol: TCP, Ports: []string{"8443", "9000-9010"}, Peers: catalog.Peers{Clients}},
+			{Protocol: UDP, Ports: []string{"8443", "rpc-dynamic"}, Peers: catalog.Peers{Admins}, Scenario: "contoso-erp", Why: "Legacy console."},
+			{Protocol: ICMPv4, ICMPType: &icmp, Peers: catalog.Peers{Admins}},
 		}}},
-		Roles: []catalog.Role{{ID: "erp-app", Name: "erp-app", Services: []string{"contoso-erp", "winrm"}}},
+		Roles: []catalog.Role{{ID: "erp-app", Name: "erp-app", Services: []catalog.RoleService{{ID: "contoso-erp"}, {ID: "winrm"}}}},
 		Hosts: []Host{
 			{Name: "dcs", Roles: []string{"dc", "dns"}, OS: []string{"2016"},
 				Addresses: []netip.Prefix{netip.MustParsePrefix("10.20.0.10/32"), netip.MustParsePrefix("10.20.0.11/32"),

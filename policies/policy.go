@@ -14,6 +14,10 @@ type Policy struct {
 	Name string
 	// Source names where the policy came from: a file name, or "command line".
 	Source string
+	// Quick marks the policy that quick mode's flags make: its peers of
+	// another role, which no host group of the policy holds, are
+	// the --from addresses (or any) rather than left out.
+	Quick bool
 	// OS is the default OS mix, as catalog ids, for groups that name none.
 	OS []string
 	// Networks are named address sets that peers refer to.
@@ -24,7 +28,9 @@ type Policy struct {
 	Services []catalog.Service
 	Roles    []catalog.Role
 	Hosts    []Host
-	// Optional includes entries the catalog marks optional.
+	// Scenarios are turned on for every host group (see catalog.Scenario).
+	Scenarios []string
+	// Optional turns every scenario on.
 	Optional bool
 }
 
@@ -45,9 +51,15 @@ type Host struct {
 	OS []string
 	// Addresses of the servers; empty when unknown (host firewall scripts).
 	Addresses []netip.Prefix
-	// Peers maps a peer class to network names of Policy.Networks. A class
-	// left out may connect from any address.
+	// Peers maps a peer class (clients, members, admins) or the peer of a
+	// role (catalog.RolePeer) to the names of networks of Policy.Networks
+	// and of other host groups, whose addresses may connect. A class left
+	// out may connect from any address; members left out are the role's
+	// members (catalog.MembersExtent), and a role left out is the host
+	// groups that hold it.
 	Peers map[Peer][]string
+	// Scenarios are turned on for this group, besides the policy's.
+	Scenarios []string
 	// Profiles are Windows Firewall profiles (domain, private, public);
 	// empty means any.
 	Profiles []string
@@ -61,7 +73,9 @@ type Quick struct {
 	To       []netip.Prefix
 	Profiles []string
 	RPC      RPCOptions
-	Optional bool
+	// Scenarios to turn on; Optional turns on all of them.
+	Scenarios []string
+	Optional  bool
 }
 
 // Policy returns the one-group Policy that the flags describe, so that quick
@@ -70,8 +84,8 @@ type Quick struct {
 func (q Quick) Policy() *Policy {
 	name := QuickName(q.Roles)
 	h := Host{Name: name, Roles: q.Roles, Addresses: q.To, Profiles: q.Profiles, Peers: map[Peer][]string{}}
-	p := &Policy{Name: name, Source: "command line", OS: q.OS, RPC: q.RPC, Optional: q.Optional,
-		Networks: map[string][]netip.Prefix{}}
+	p := &Policy{Name: name, Source: "command line", Quick: true, OS: q.OS, RPC: q.RPC, Optional: q.Optional,
+		Scenarios: q.Scenarios, Networks: map[string][]netip.Prefix{}}
 	if len(q.From) > 0 {
 		p.Networks["from"] = q.From
 		for _, peer := range []Peer{Clients, Members, Admins} {

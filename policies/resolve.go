@@ -44,42 +44,67 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 }
 
 // withPolicy adds the policy's services and roles to the catalog; a service
-// that cites nothing cites the site policy.
+// that cites nothing cites the site policy. A scenario that the policy's
+// services name and the catalog does not have is the policy's own.
 func withPolicy(p *Policy, c *catalog.Catalog) (*catalog.Catalog, error) {
 	if len(p.Services) == 0 && len(p.Roles) == 0 {
 		return c, nil
 	}
-	services := slices.Clone(p.Services)
-	for i := range services {
-		if len(services[i].Ref) == 0 {
-			services[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
+	add := catalog.Additions{Documents: []catalog.Document{{ID: sitePolicyDoc, Title: "site policy " + p.Name}}}
+	add.Services = slices.Clone(p.Services)
+	for i := range add.Services {
+		if len(add.Services[i].Ref) == 0 {
+			add.Services[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
+		}
+		for _, e := range add.Services[i].Entries {
+			if _, err := c.Scenario(e.Scenario); e.Scenario != "" && err != nil &&
+				!slices.ContainsFunc(add.Scenarios, func(s catalog.Scenario) bool { return s.ID == e.Scenario }) {
+				add.Scenarios = append(add.Scenarios, catalog.Scenario{ID: e.Scenario, Name: e.Scenario,
+					Description: "a scenario of the site policy's service " + add.Services[i].ID + ": " + e.Why})
+			}
 		}
 	}
-	roles := slices.Clone(p.Roles)
-	for i := range roles {
-		if len(roles[i].Ref) == 0 {
-			roles[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
+	add.Roles = slices.Clone(p.Roles)
+	for i := range add.Roles {
+		if len(add.Roles[i].Ref) == 0 {
+			add.Roles[i].Ref = []catalog.Citation{{Doc: sitePolicyDoc}}
 		}
 	}
-	doc := catalog.Document{ID: sitePolicyDoc, Title: "site policy " + p.Name}
-	return c.With([]catalog.Document{doc}, services, roles)
+	return c.With(add)
 }
 
 // resolver holds what one host group's resolution needs.
 type resolver struct {
-	p     *Policy
-	h     *Host
-	c     *catalog.Catalog
-	g     *Group
-	oses  []*catalog.OS
-	seen  map[string]bool
-	peers map[Peer][]netip.Prefix
-	// members caches memberAddresses by role.
-	members map[string][]netip.Prefix
+	p    *Policy
+	h    *Host
+	c    *catalog.Catalog
+	g    *Group
+	oses []*catalog.OS
+	seen map[needKey]bool
+	// ephemeral are the default dynamic ranges of the servers' OS (KB
+	// 929851), which the os-ephemeral symbol stands for.
+	ephemeral []PortRange
+	scenarios map[string]*ScenarioState
+	// sourceCache holds the sources of each (role, peer), worked out once.
+	sourceCache map[sourceKey]sourceResult
+	// absent lists, for each role whose servers would connect but that no
+	// host group holds, the services they would connect to.
+	absent map[string][]string
+}
+
+type sourceKey struct {
+	role string
+	peer Peer
+}
+
+type sourceResult struct {
+	src []netip.Prefix
+	ok  bool
 }
 
 func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
-	r := &resolver{p: p, h: h, c: c, seen: map[string]bool{}}
+	r := &resolver{p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{},
+		sourceCache: map[sourceKey]sourceResult{}, absent: map[string][]string{}}
 	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles}
 	if err := r.osMix(); err != nil {
 		return nil, err
@@ -87,7 +112,6 @@ func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
 	if err := r.rpcChoice(); err != nil {
 		return nil, err
 	}
-	r.scopes()
 	for _, name := range h.Roles {
 		role, err := c.Role(name)
 		if err != nil {
@@ -97,25 +121,29 @@ func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
 			continue
 		}
 		r.g.Roles = append(r.g.Roles, role.ID)
-		for _, sid := range role.Services {
-			svc, err := c.Service(sid)
+		for _, rs := range role.Services {
+			svc, err := c.Service(rs.ID)
 			if err != nil {
 				return nil, fmt.Errorf("role %q: %w", role.ID, err)
 			}
 			for _, e := range svc.Entries {
-				r.entry(role.ID, svc, e)
+				r.entry(role, rs, svc, e)
 			}
 		}
 	}
 	if len(r.g.Roles) == 0 {
 		return nil, errors.New("no roles")
 	}
+	r.endpointMapper()
+	r.absentNotes()
 	sortNeeds(r.g.Needs)
+	r.g.Scenarios = r.scenarioList()
 	r.openNotes()
 	r.unpinnedNote()
 	slices.SortFunc(r.g.Omitted, func(a, b Omission) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
-			cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Ports, b.Ports), cmp.Compare(a.Label, b.Label))
+			cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Ports, b.Ports), cmp.Compare(a.Label, b.Label),
+			cmp.Compare(a.Reason, b.Reason))
 	})
 	r.g.Omitted = slices.Compact(r.g.Omitted)
 	return r.g, nil
@@ -159,6 +187,12 @@ func (r *resolver) rpcChoice() error {
 		r.g.RPC.Static = append(r.g.RPC.Static, StaticRPC{Interface: iface, Port: r.p.RPC.Static[iface]})
 	}
 	slices.SortFunc(r.g.RPC.Static, func(a, b StaticRPC) int { return cmp.Compare(a.Interface, b.Interface) })
+	for _, o := range r.listeners() {
+		if !slices.Contains(r.ephemeral, o.RPCDynamic) {
+			r.ephemeral = append(r.ephemeral, o.RPCDynamic)
+		}
+	}
+	slices.SortFunc(r.ephemeral, func(a, b PortRange) int { return cmp.Compare(a.From, b.From) })
 	if r.p.RPC.Range != nil {
 		r.g.RPC.Ranges = []PortRange{*r.p.RPC.Range}
 		r.g.RPC.Reason = fmt.Sprintf("restricted RPC dynamic range %s set in the registry (KB 154596)", r.p.RPC.Range)
@@ -192,41 +226,84 @@ func (r *resolver) listeners() []*catalog.OS {
 	return out
 }
 
-// scopes maps each peer class to source addresses: the networks the group
-// names for it. Members a group does not name are worked out per role, by
-// sources.
-func (r *resolver) scopes() {
-	r.peers = map[Peer][]netip.Prefix{}
-	r.members = map[string][]netip.Prefix{}
-	for peer, nets := range r.h.Peers {
-		var src []netip.Prefix
-		for _, net := range nets {
-			src = append(src, r.p.Networks[net]...)
-		}
-		r.peers[peer] = sortPrefixes(src)
+// sources are the addresses peer may connect from for an entry of role;
+// none means any address. ok is false when the peer is the servers of a
+// role that no host group of a site policy holds and the group names no
+// networks for: then nobody is that peer.
+func (r *resolver) sources(role *catalog.Role, peer Peer) (src []netip.Prefix, ok bool) {
+	k := sourceKey{role.ID, peer}
+	if res, done := r.sourceCache[k]; done {
+		return res.src, res.ok
 	}
+	var res sourceResult
+	res.src, res.ok = r.findSources(role, peer)
+	r.sourceCache[k] = res
+	return res.src, res.ok
 }
 
-// sources are the addresses that peer class may connect from for a need
-// of role; none means any address.
-func (r *resolver) sources(role string, peer Peer) []netip.Prefix {
-	if _, named := r.h.Peers[peer]; named || peer != Members {
-		return r.peers[peer]
+func (r *resolver) findSources(role *catalog.Role, peer Peer) ([]netip.Prefix, bool) {
+	if names, named := r.h.Peers[peer]; named {
+		return r.named(names), true
 	}
-	if _, ok := r.members[role]; !ok {
-		r.members[role] = r.memberAddresses(role)
+	if id, isRole := peer.Role(); isRole {
+		return r.roleSources(id)
 	}
-	return r.members[role]
-}
-
-// memberAddresses are the addresses of this group and of every other group
-// that holds role: the other DCs of a DC's replication, the other nodes of
-// a cluster. A role both groups hold for another reason does not count.
-func (r *resolver) memberAddresses(role string) []netip.Prefix {
+	if peer != Members {
+		return nil, true
+	}
 	var out []netip.Prefix
-	for _, other := range r.p.Hosts {
-		if other.Name == r.h.Name || r.holdsRole(&other, role) {
+	for i := range r.p.Hosts {
+		other := &r.p.Hosts[i]
+		if other.Name == r.h.Name || (role.Members == catalog.MembersSite && r.holdsRole(other, role.ID)) {
 			out = append(out, other.Addresses...)
+		}
+	}
+	return sortPrefixes(out), true
+}
+
+// roleSources are the addresses of the host groups that hold role id: in
+// quick mode, where no group does, the addresses the clients come from.
+func (r *resolver) roleSources(id string) ([]netip.Prefix, bool) {
+	var out []netip.Prefix
+	found := false
+	for i := range r.p.Hosts {
+		if other := &r.p.Hosts[i]; r.holdsRole(other, id) {
+			found = true
+			out = append(out, other.Addresses...)
+		}
+	}
+	switch {
+	case found && len(out) == 0:
+		r.note(fmt.Sprintf("the servers of role %s may connect from any address: the host groups that hold it have no addresses", id))
+	case !found && r.p.Quick:
+		return r.named(r.h.Peers[Clients]), true
+	case !found:
+		return nil, false
+	}
+	return sortPrefixes(out), true
+}
+
+// absentNotes say, once per role, that the servers of a role would
+// connect to some services of the group, and that no host group holds it.
+func (r *resolver) absentNotes() {
+	for _, id := range slices.Sorted(maps.Keys(r.absent)) {
+		r.note(fmt.Sprintf("no rule for the servers of role %s, which connect to %s: no host group of the policy holds that role "+
+			"(add its host group, or name its networks under peers.%s)", id, strings.Join(r.absent[id], ", "), id))
+	}
+}
+
+// named are the addresses of the networks and host groups names lists.
+func (r *resolver) named(names []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range names {
+		if net, ok := r.p.Networks[n]; ok {
+			out = append(out, net...)
+			continue
+		}
+		for i := range r.p.Hosts {
+			if r.p.Hosts[i].Name == n {
+				out = append(out, r.p.Hosts[i].Addresses...)
+			}
 		}
 	}
 	return sortPrefixes(out)
@@ -241,6 +318,39 @@ func (r *resolver) holdsRole(h *Host, role string) bool {
 	return false
 }
 
+// endpointMapper makes sure that every peer that may reach the RPC ports
+// of a service (the dynamic range, a restricted range or a static port)
+// may also reach the RPC endpoint mapper, 135/tcp, through which an RPC
+// client finds them (KB 224196). The catalog's services have it; a site
+// policy's own may not, and then it is added, with a note.
+func (r *resolver) endpointMapper() {
+	type svcPeer struct {
+		role, service string
+		peer          Peer
+		scenarios     string
+	}
+	epm := map[svcPeer]bool{}
+	for _, n := range r.g.Needs {
+		if n.Proto == TCP && n.Ports == (PortRange{From: epmPort, To: epmPort}) {
+			epm[svcPeer{n.Role, n.Service, n.Peer, strings.Join(n.Scenarios, ",")}] = true
+		}
+	}
+	for _, n := range slices.Clone(r.g.Needs) {
+		k := svcPeer{n.Role, n.Service, n.Peer, strings.Join(n.Scenarios, ",")}
+		if n.RPC == "" || n.Proto != TCP || epm[k] {
+			continue
+		}
+		epm[k] = true
+		m := n
+		m.Ports, m.RPC, m.RPCInterface = PortRange{From: epmPort, To: epmPort}, "", ""
+		m.Label = "RPC endpoint mapper"
+		m.Refs = append(slices.Clone(n.Refs), Ref{Doc: "kb224196", Title: "Restrict Active Directory RPC traffic to a specific port",
+			URL: "https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/restrict-ad-rpc-traffic-to-specific-port"})
+		r.add(m)
+		r.note(fmt.Sprintf("135/tcp added for %s of %s: an RPC client finds the RPC ports through the endpoint mapper (KB 224196)", n.Peer, n.Service))
+	}
+}
+
 func sortPrefixes(ps []netip.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(ps))
 	for _, p := range ps {
@@ -252,13 +362,22 @@ func sortPrefixes(ps []netip.Prefix) []netip.Prefix {
 	return slices.Compact(out)
 }
 
-// openNotes says which peer classes of the group's needs may connect from
-// any address, so that no format hides an unscoped rule.
+// openNotes says which peers of the group's needs may connect from any
+// address, so that no format hides an unscoped rule.
 func (r *resolver) openNotes() {
-	for _, peer := range []Peer{Admins, Clients, Members} {
-		if slices.ContainsFunc(r.g.Needs, func(n Need) bool { return n.Peer == peer && len(n.Sources) == 0 }) {
-			r.g.Notes = append(r.g.Notes, fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", peer))
+	var peers []Peer
+	for _, n := range r.g.Needs {
+		if len(n.Sources) == 0 && !n.AnySource && !slices.Contains(peers, n.Peer) {
+			peers = append(peers, n.Peer)
 		}
+	}
+	slices.Sort(peers)
+	for _, peer := range peers {
+		what := string(peer)
+		if id, ok := peer.Role(); ok {
+			what = "the servers of role " + id
+		}
+		r.note(fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", what))
 	}
 }
 

@@ -152,8 +152,9 @@ func TestOptionalEntries(t *testing.T) {
 	if has(without, TCP, "139") || !has(with, TCP, "139") {
 		t.Error("NetBIOS 139/tcp should appear only with Optional")
 	}
-	if !slices.ContainsFunc(without.Omitted, func(o Omission) bool { return strings.HasPrefix(o.Reason, "optional") }) {
-		t.Error("optional entries left out are not listed in Omitted")
+	i := slices.IndexFunc(without.Scenarios, func(s ScenarioState) bool { return s.ID == "netbios" })
+	if i < 0 || without.Scenarios[i].On || !slices.Contains(without.Scenarios[i].Ports, "139/tcp") {
+		t.Errorf("the netbios scenario left out is not listed with its ports: %+v", without.Scenarios)
 	}
 }
 

@@ -1,6 +1,11 @@
 package policies
 
-import "github.com/fwgen/fwgen/catalog"
+import (
+	"slices"
+	"strings"
+
+	"github.com/fwgen/fwgen/catalog"
+)
 
 // epmPort is the RPC endpoint mapper's port (TCP 135).
 const epmPort = 135
@@ -38,14 +43,15 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 	}
 	var split RPCPorts
 	var other, dynamic []PortRange
-	for _, n := range g.Needs {
-		if !inServiceRule(n, r) {
+	for _, a := range g.atoms(serviceKey) {
+		n := a.needs[0]
+		if !inServiceRule(a, r) {
 			continue
 		}
 		switch {
 		case n.Ports == PortRange{From: epmPort, To: epmPort}:
 			split.EPMap = true
-		case n.RPC == "dynamic" || n.RPC == "restricted":
+		case slices.ContainsFunc(a.needs, func(n *Need) bool { return n.RPC == "dynamic" || n.RPC == "restricted" }):
 			dynamic = append(dynamic, n.Ports)
 		default:
 			other = append(other, n.Ports)
@@ -59,11 +65,21 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 	return split
 }
 
-// inServiceRule reports whether ByService puts need n into rule r: the key
-// is the same as ByService's.
-func inServiceRule(n Need, r ServiceRule) bool {
+// inServiceRule reports whether ByService puts the port of atom a into
+// rule r: the key is the same as ByService's.
+func inServiceRule(a *portAtom, r ServiceRule) bool {
+	n := a.needs[0]
 	return n.Role == r.Role && n.Service == r.Service && n.Proto == r.Proto &&
-		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && SourcesKey(n.Sources) == SourcesKey(r.Sources)
+		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && strings.Join(n.Scenarios, ",") == strings.Join(r.Scenarios, ",") &&
+		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers)
+}
+
+func peersKey(ps []Peer) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ",")
 }
 
 // usesEPMap reports whether a service of a role has the RPC endpoint

@@ -40,21 +40,22 @@ func TestRPCPortsCoverTheRule(t *testing.T) {
 
 func TestRPCPorts(t *testing.T) {
 	g := resolve(t, &Policy{Name: "t", OS: []string{"2016"}, RPC: RPCOptions{Static: map[string]uint16{"ntds": 38901}},
-		Roles: []catalog.Role{{ID: "ftp-server", Name: "FTP server", Services: []string{"ftp"}}},
+		Roles: []catalog.Role{{ID: "ftp-server", Name: "FTP server", Services: []catalog.RoleService{{ID: "ftp"}}}},
 		Hosts: []Host{{Name: "t", Roles: []string{"dc", "ftp-server"}}}})
 	byKey := map[string]RPCPorts{}
 	for _, r := range g.ByService() {
-		byKey[r.Service+"/"+string(r.Proto)] = g.RPCPorts(r)
+		byKey[r.Service+"/"+string(r.Proto)+"/"+peersKey(r.Peers)] = g.RPCPorts(r)
 	}
 	pr := func(from, to uint16) PortRange { return PortRange{From: from, To: to} }
 	tests := map[string]RPCPorts{
 		// The NTDS interface is pinned: its port stays a number.
-		"ad/tcp": {EPMap: true, Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(445, 445),
-			pr(464, 464), pr(636, 636), pr(3268, 3269), pr(9389, 9389), pr(38901, 38901)}},
-		"dfsn/tcp": {EPMap: true, Dynamic: []PortRange{pr(49152, 65535)}, Other: []PortRange{pr(389, 389), pr(445, 445)}},
-		"ad/udp":   {Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(464, 464)}},
+		"ad/tcp/admins,clients,members": {EPMap: true, Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(445, 445),
+			pr(464, 464), pr(636, 636), pr(3268, 3269), pr(38901, 38901)}},
+		"ad/tcp/admins":                 {Other: []PortRange{pr(9389, 9389)}},
+		"dfsn/tcp/admins,clients":       {EPMap: true, Dynamic: []PortRange{pr(49152, 65535)}, Other: []PortRange{pr(389, 389), pr(445, 445)}},
+		"ad/udp/admins,clients,members": {Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(464, 464)}},
 		// FTP's passive ports come from the same range, but not from RPC.
-		"ftp/tcp": {Other: []PortRange{pr(20, 21), pr(49152, 65535)}},
+		"ftp/tcp/admins,clients": {Other: []PortRange{pr(20, 21), pr(49152, 65535)}},
 	}
 	for key, want := range tests {
 		if diff := cmp.Diff(want, byKey[key]); diff != "" {
@@ -63,13 +64,13 @@ func TestRPCPorts(t *testing.T) {
 	}
 }
 
-// TestRPCPortsWithoutEPMap checks a rule whose RPC ports are reached
-// through an endpoint mapper rule of another scope: Group Policy's DCOM
-// ports, open to the administrators only, while 135/tcp is open to the
-// clients. Its TCP range is still the RPC range; its UDP range stays a
-// number, as the keywords are TCP's.
+// TestRPCPortsWithoutEPMap checks Group Policy's DCOM ports with the
+// gp-dcom-udp scenario on: the TCP range, open to clients and admins with
+// 135/tcp, is split into the endpoint mapper and the RPC range; the UDP
+// range, open to the administrators only, stays a number, as the keywords
+// are TCP's.
 func TestRPCPortsWithoutEPMap(t *testing.T) {
-	p := &Policy{Name: "t", OS: []string{"2016"},
+	p := &Policy{Name: "t", OS: []string{"2016"}, Scenarios: []string{"gp-dcom-udp"},
 		Networks: map[string][]netip.Prefix{
 			"clients": {netip.MustParsePrefix("10.0.0.0/8")},
 			"admins":  {netip.MustParsePrefix("192.0.2.0/24")},
@@ -78,22 +79,24 @@ func TestRPCPortsWithoutEPMap(t *testing.T) {
 			Peers: map[Peer][]string{Clients: {"clients"}, Admins: {"admins"}}}}}
 	g := resolve(t, p)
 	admins := SourcesKey([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
+	both := SourcesKey([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.0/24")})
 	pr := func(from, to uint16) PortRange { return PortRange{From: from, To: to} }
-	want := map[Proto]RPCPorts{
-		TCP: {Dynamic: []PortRange{pr(49152, 65535)}},
-		UDP: {Other: []PortRange{pr(49152, 65535)}},
+	want := map[string]RPCPorts{
+		"tcp " + both:   {EPMap: true, Dynamic: []PortRange{pr(49152, 65535)}, Other: []PortRange{pr(389, 389), pr(445, 445)}},
+		"udp " + admins: {Other: []PortRange{pr(49152, 65535)}},
 	}
 	found := 0
 	for _, r := range g.ByService() {
-		if r.Service != "group-policy" || SourcesKey(r.Sources) != admins {
+		k := string(r.Proto) + " " + SourcesKey(r.Sources)
+		if r.Service != "group-policy" || r.Proto == ICMPv4 {
 			continue
 		}
 		found++
-		if diff := cmp.Diff(want[r.Proto], g.RPCPorts(r)); diff != "" {
-			t.Errorf("group-policy/%s for admins (-want +got):\n%s", r.Proto, diff)
+		if diff := cmp.Diff(want[k], g.RPCPorts(r)); diff != "" {
+			t.Errorf("group-policy %s (-want +got):\n%s", k, diff)
 		}
 	}
 	if found != 2 {
-		t.Errorf("found %d group-policy rules for admins, want 2", found)
+		t.Errorf("found %d group-policy rules, want 2", found)
 	}
 }

@@ -57,6 +57,9 @@ type Group struct {
 	// Omitted lists catalog entries left out, and why: optional ones not
 	// asked for, and ones whose OS condition the mix does not meet.
 	Omitted []Omission `json:"omitted,omitempty"`
+	// Scenarios are the scenarios of the group's roles, on or off, with
+	// the ports each opens (or would open).
+	Scenarios []ScenarioState `json:"scenarios,omitempty"`
 	// Notes are facts about the group a reader of any format should see,
 	// such as a peer class that is open to any address.
 	Notes []string `json:"notes,omitempty"`
@@ -117,16 +120,34 @@ type Need struct {
 	// Sources are the addresses the peer class may connect from; empty
 	// means any address.
 	Sources []netip.Prefix `json:"sources,omitempty"`
+	// AnySource marks a need that stays open to any address whatever the
+	// peer's scope, because its senders have no address yet (DHCP).
+	AnySource bool `json:"any_source,omitempty"`
 	// RPC tells how an RPC port was chosen: "dynamic" (the OS default
 	// range), "restricted" (a narrowed range) or "static" (a pinned port).
 	RPC string `json:"rpc,omitempty"`
 	// RPCInterface is the interface of a static or dynamic RPC entry.
 	RPCInterface string `json:"rpc_interface,omitempty"`
-	Optional     bool   `json:"optional,omitempty"`
+	// Optional marks a need that only a scenario brings; Scenarios names
+	// them (all of them must be on).
+	Optional  bool     `json:"optional,omitempty"`
+	Scenarios []string `json:"scenarios,omitempty"`
 	// OSReason says why an entry with an OS condition was kept.
 	OSReason string `json:"os_reason,omitempty"`
 	Notes    string `json:"notes,omitempty"`
 	Refs     []Ref  `json:"refs"`
+}
+
+// ScenarioState is a scenario of a group's roles: whether it is on, and
+// what it opens (or would open) there, as "80/tcp" and "icmpv4 type 8".
+type ScenarioState struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	On          bool     `json:"on"`
+	Description string   `json:"description"`
+	Roles       []string `json:"roles"`
+	Ports       []string `json:"ports,omitempty"`
+	Refs        []Ref    `json:"refs,omitempty"`
 }
 
 // Omission is a catalog entry the resolver left out.

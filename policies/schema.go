@@ -51,6 +51,10 @@ func (g *schemaGen) typ(t reflect.Type, path string) schema {
 }
 
 func (g *schemaGen) kind(t reflect.Type, path string) schema {
+	if t == nameListType {
+		one := schema{"type": "string", "minLength": 1}
+		return schema{"anyOf": []schema{one, {"type": "array", "minItems": 1, "items": one}}}
+	}
 	if t == portListType {
 		one := schema{"type": []string{"string", "integer"}}
 		return schema{"anyOf": []schema{one, {"type": "array", "minItems": 1, "items": one}}}
@@ -142,17 +146,19 @@ func tagKeywords(s schema, tags string) {
 // reads 2016 as a number, names follow patterns, and so on.
 func schemaOverrides(c *catalog.Catalog) map[string]schema {
 	osName := schema{"type": []string{"string", "number"}, "minLength": 1}
+	peerName := schema{"type": "string", "pattern": `^(clients|members|admins|role:[a-z0-9][a-z0-9.-]*)$`}
 	return map[string]schema{
-		"fwgen":         {"enum": []string{Version}},
-		"os[]":          osName,
-		"hosts.os[]":    osName,
-		"networks":      {"propertyNames": schema{"pattern": namePattern.String(), "maxLength": maxNameLen}},
-		"networks.*":    {"minItems": 1, "items": schema{"type": "string", "minLength": 1}},
-		"rpc.range":     {"type": []string{"string", "integer"}, "pattern": `^[0-9]+(-[0-9]+)?$`},
-		"rpc.static":    {"propertyNames": schema{"enum": c.RPCInterfaces()}},
-		"rpc.static.*":  {"minimum": 1, "maximum": 65535},
-		"hosts.peers":   {"propertyNames": schema{"enum": peerClasses}},
-		"hosts.peers.*": {"minItems": 1, "items": schema{"type": "string", "minLength": 1}},
+		"fwgen":                  {"enum": []string{Version}},
+		"os[]":                   osName,
+		"hosts.os[]":             osName,
+		"networks":               {"propertyNames": schema{"pattern": namePattern.String(), "maxLength": maxNameLen}},
+		"networks.*":             {"minItems": 1, "items": schema{"type": "string", "minLength": 1}},
+		"rpc.range":              {"type": []string{"string", "integer"}, "pattern": `^[0-9]+(-[0-9]+)?$`},
+		"rpc.static":             {"propertyNames": schema{"enum": c.RPCInterfaces()}},
+		"rpc.static.*":           {"minimum": 1, "maximum": 65535},
+		"hosts.peers":            {"propertyNames": schema{"pattern": idPattern.String()}},
+		"services.entries.peers": {"anyOf": []schema{peerName, {"type": "array", "minItems": 1, "items": peerName}}},
+		"hosts.peers.*":          {"minItems": 1, "items": schema{"type": "string", "minLength": 1}},
 	}
 }
 
@@ -166,8 +172,10 @@ var schemaDescriptions = map[string]string{
 	"rpc":      "An estate that narrowed or pinned its RPC ports says so here.",
 	"rpc.range": "The restricted RPC dynamic range set in the registry (KB 154596), e.g. 5000-5100; " +
 		"it replaces the OS default range.",
-	"rpc.static":                "RPC interfaces pinned to one port each (KB 224196, dfsrdiag StaticRPC): ntds, netlogon, frs, dfsr.",
-	"optional":                  "Include the entries the catalog marks optional (NetBIOS where SMB suffices, and the like).",
+	"rpc.static": "RPC interfaces pinned to one port each (KB 224196, dfsrdiag StaticRPC): ntds, netlogon, frs, dfsr.",
+	"optional":   "Turn on every scenario of the host groups' roles (NetBIOS fallback, Hyper-V Replica, WinRM over HTTPS, ...).",
+	"scenarios": "Scenarios turned on for every host group that has them, such as hyperv-replica or dfs-namespaces; " +
+		"'fwgen roles' lists each role's.",
 	"services":                  "The estate's own services, such as a line-of-business application.",
 	"services.id":               "The service's id; a catalog service's id only with override: true.",
 	"services.name":             "The display name; the id when left out.",
@@ -183,22 +191,28 @@ var schemaDescriptions = map[string]string{
 		"a list of these, or several separated by commas.",
 	"services.entries.icmp_type": "The ICMP type of an icmpv4 or icmpv6 entry (8: echo request, 128: ICMPv6 echo request).",
 	"services.entries.label":     "The application protocol, e.g. HTTPS.",
-	"services.entries.peers":     "Who connects: clients, members (other hosts of the same role) or admins.",
-	"services.entries.optional":  "Left out unless the policy sets optional: true.",
-	"services.entries.why":       "Why the entry is optional; required for optional entries.",
-	"roles":                      "The estate's own roles: named sets of services.",
-	"roles.id":                   "The role's id; a catalog role's id only with override: true.",
-	"roles.name":                 "The display name; the id when left out.",
-	"roles.notes":                "What an administrator should know about the role.",
-	"roles.override":             "Replace the catalog role with this id.",
-	"roles.services":             "Service ids of the policy or the catalog; a catalog role's name stands for its services.",
-	"hosts":                      "Host groups: servers with the same roles, OS mix and peers. One output file each.",
+	"services.entries.peers": "Who connects: clients, members (other servers of the same role), admins, " +
+		"or role:<role id> (the servers of that role); one, or a list.",
+	"services.entries.scenario": "The scenario the entry belongs to: it stays closed until the scenario is turned on.",
+	"services.entries.optional": "The entry belongs to a scenario named after its service (or to scenario, if given).",
+	"services.entries.why":      "Why the entry belongs to a scenario; required for scenario and optional entries.",
+	"roles":                     "The estate's own roles: named sets of services.",
+	"roles.id":                  "The role's id; a catalog role's id only with override: true.",
+	"roles.name":                "The display name; the id when left out.",
+	"roles.notes":               "What an administrator should know about the role.",
+	"roles.override":            "Replace the catalog role with this id.",
+	"roles.members": "Who the role's members are: group (the host group's own servers, the default) or " +
+		"site (every host group that holds the role).",
+	"roles.services": "Service ids of the policy or the catalog; a catalog role's name stands for its services.",
+	"hosts":          "Host groups: servers with the same roles, OS mix and peers. One output file each.",
 	"hosts.name": "The group's name: lower-case letters, digits, '.', '_' and '-'. " +
 		"It names the group's output files and firewall groups.",
 	"hosts.roles":     "Roles of the catalog (dc, file-server, hyperv-host, ...) or of the policy.",
 	"hosts.os":        "The group's OS mix, replacing the policy's default.",
 	"hosts.addresses": "The servers' addresses or prefixes; may be left out for host firewall scripts.",
-	"hosts.peers": "Networks allowed per peer class (clients, members, admins). A class left out may connect " +
-		"from any address; members left out are the group's own addresses and those of groups with the same role.",
-	"hosts.profile": "Windows Firewall profiles the rules apply to (domain, private, public); all when left out.",
+	"hosts.peers": "Networks and host groups allowed per peer class (clients, members, admins) or per role whose " +
+		"servers connect (rd-connection-broker). A class left out may connect from any address; members left " +
+		"out are the role's members; a role left out is the host groups that hold it.",
+	"hosts.profile":   "Windows Firewall profiles the rules apply to (domain, private, public); all when left out.",
+	"hosts.scenarios": "Scenarios of the group's roles turned on for this group, such as hyperv-replica.",
 }

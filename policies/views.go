@@ -14,20 +14,25 @@ import (
 // needs for one protocol from one set of sources. Windows admins and the KB
 // think this way; CSV, PowerShell and netsh use it.
 type ServiceRule struct {
-	Role          string         `json:"role"`
-	Service       string         `json:"service"`
-	ServiceName   string         `json:"service_name"`
-	SystemService string         `json:"system_service,omitempty"`
-	Proto         Proto          `json:"protocol"`
-	Ports         []PortRange    `json:"ports,omitempty"`
-	ICMPType      *int           `json:"icmp_type,omitempty"`
-	Sources       []netip.Prefix `json:"sources,omitempty"`
-	Peers         []Peer         `json:"peers"`
-	Labels        []string       `json:"labels,omitempty"`
-	RPC           []string       `json:"rpc,omitempty"`
-	// Optional marks a rule of optional entries only: optional ports get
-	// rules of their own, so that a reader sees which ports are optional.
+	Role          string `json:"role"`
+	Service       string `json:"service"`
+	ServiceName   string `json:"service_name"`
+	SystemService string `json:"system_service,omitempty"`
+	Proto         Proto  `json:"protocol"`
+	// Ports are merged: numbers and ranges, sorted.
+	Ports    []PortRange `json:"ports,omitempty"`
+	ICMPType *int        `json:"icmp_type,omitempty"`
+	// Sources are the union of the addresses of the rule's peers; empty
+	// means any address.
+	Sources []netip.Prefix `json:"sources,omitempty"`
+	Peers   []Peer         `json:"peers"`
+	Labels  []string       `json:"labels,omitempty"`
+	RPC     []string       `json:"rpc,omitempty"`
+	// Optional marks a rule of a scenario's entries: they get rules of
+	// their own, so that a reader sees what a scenario opened; Scenarios
+	// names them.
 	Optional  bool     `json:"optional,omitempty"`
+	Scenarios []string `json:"scenarios,omitempty"`
 	OSReasons []string `json:"os_reasons,omitempty"`
 	Notes     string   `json:"notes,omitempty"`
 	Refs      []Ref    `json:"refs"`
@@ -45,44 +50,88 @@ type ScopeRule struct {
 	Roles    []string       `json:"roles"`
 }
 
-// PortRule is a row of the by-port view: a protocol and port (or range)
-// with every service that needs it.
-type PortRule struct {
-	Proto    Proto     `json:"protocol"`
-	Ports    PortRange `json:"ports,omitzero"`
-	ICMPType *int      `json:"icmp_type,omitempty"`
-	Services []string  `json:"services"`
-	Roles    []string  `json:"roles"`
-	Peers    []Peer    `json:"peers"`
-	Labels   []string  `json:"labels,omitempty"`
+// portAtom is one port or range of one protocol (and ICMP type) of one
+// rule key, with the union of the sources of every peer that needs it: a
+// port that clients from one network and the other domain controllers
+// need is one port open to both.
+type portAtom struct {
+	key     string // the rule key the views group by, without the sources
+	proto   Proto
+	ports   PortRange
+	icmp    *int
+	sources []netip.Prefix
+	needs   []*Need
+}
+
+// atoms groups the needs by key(n) and port, and joins the sources of
+// each group.
+func (g *Group) atoms(key func(n *Need) string) []*portAtom {
+	byKey := map[string]*portAtom{}
+	var out []*portAtom
+	for i := range g.Needs {
+		n := &g.Needs[i]
+		k := key(n)
+		ak := fmt.Sprintf("%s|%d-%d", k, n.Ports.From, n.Ports.To)
+		a, ok := byKey[ak]
+		if !ok {
+			a = &portAtom{key: k, proto: n.Proto, ports: n.Ports, icmp: n.ICMPType, sources: n.Sources}
+			byKey[ak] = a
+			out = append(out, a)
+		} else {
+			a.sources = unionPrefixes(a.sources, n.Sources)
+		}
+		a.needs = append(a.needs, n)
+	}
+	return out
+}
+
+// peersKey names the peers of an atom, sorted.
+func (a *portAtom) peersKey() string {
+	var peers []string
+	for _, n := range a.needs {
+		if !slices.Contains(peers, string(n.Peer)) {
+			peers = append(peers, string(n.Peer))
+		}
+	}
+	slices.Sort(peers)
+	return strings.Join(peers, ",")
+}
+
+// serviceKey is the by-service view's key of a need, without its sources.
+func serviceKey(n *Need) string {
+	return strings.Join([]string{n.Role, n.Service, string(n.Proto), icmpKey(n.ICMPType),
+		strings.Join(n.Scenarios, ",")}, "|")
 }
 
 // ByService groups the needs by (role, service, protocol, ICMP type,
-// sources, optional).
+// scenarios, peers, sources), where the sources of a port are the union of
+// those of every peer that needs it: a rule says which peers it admits.
 func (g *Group) ByService() []ServiceRule {
 	byKey := map[string]*ServiceRule{}
 	var keys []string
 	ranges := map[string][]PortRange{}
-	for _, n := range g.Needs {
-		k := strings.Join([]string{n.Role, n.Service, string(n.Proto), icmpKey(n.ICMPType), SourcesKey(n.Sources),
-			fmt.Sprint(n.Optional)}, "|")
+	for _, a := range g.atoms(serviceKey) {
+		k := a.key + "|" + a.peersKey() + "|" + SourcesKey(a.sources)
 		r, ok := byKey[k]
 		if !ok {
+			n := a.needs[0]
 			r = &ServiceRule{Role: n.Role, Service: n.Service, ServiceName: n.ServiceName,
 				SystemService: n.SystemService, Proto: n.Proto, ICMPType: n.ICMPType,
-				Sources: n.Sources, Optional: n.Optional, Notes: n.Notes}
+				Sources: a.sources, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
-		if n.Proto.HasPorts() {
-			ranges[k] = append(ranges[k], n.Ports)
+		if a.proto.HasPorts() {
+			ranges[k] = append(ranges[k], a.ports)
 		}
-		r.Peers = addUnique(r.Peers, n.Peer)
-		r.Labels = addUnique(r.Labels, n.Label)
-		r.RPC = addUnique(r.RPC, n.RPC)
-		r.OSReasons = addUnique(r.OSReasons, n.OSReason)
-		for _, ref := range n.Refs {
-			r.Refs = addUnique(r.Refs, ref)
+		for _, n := range a.needs {
+			r.Peers = addUnique(r.Peers, n.Peer)
+			r.Labels = addUnique(r.Labels, n.Label)
+			r.RPC = addUnique(r.RPC, n.RPC)
+			r.OSReasons = addUnique(r.OSReasons, n.OSReason)
+			for _, ref := range n.Refs {
+				r.Refs = addUnique(r.Refs, ref)
+			}
 		}
 	}
 	out := make([]ServiceRule, 0, len(keys))
@@ -95,7 +144,8 @@ func (g *Group) ByService() []ServiceRule {
 	slices.SortFunc(out, func(a, b ServiceRule) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
-			cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)), boolCmp(a.Optional, b.Optional))
+			boolCmp(a.Optional, b.Optional), cmp.Compare(strings.Join(a.Scenarios, ","), strings.Join(b.Scenarios, ",")),
+			slices.Compare(a.Peers, b.Peers), cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)))
 	})
 	return out
 }
@@ -112,24 +162,28 @@ func boolCmp(a, b bool) int {
 }
 
 // ByScope groups the needs by (sources, protocol, ICMP type) and merges
-// their ports.
+// their ports, where the sources of a port are the union of those of every
+// peer that needs it.
 func (g *Group) ByScope() []ScopeRule {
 	byKey := map[string]*ScopeRule{}
 	var keys []string
 	ranges := map[string][]PortRange{}
-	for _, n := range g.Needs {
-		k := strings.Join([]string{SourcesKey(n.Sources), string(n.Proto), icmpKey(n.ICMPType)}, "|")
+	scopeKey := func(n *Need) string { return string(n.Proto) + "|" + icmpKey(n.ICMPType) }
+	for _, a := range g.atoms(scopeKey) {
+		k := SourcesKey(a.sources) + "|" + a.key
 		r, ok := byKey[k]
 		if !ok {
-			r = &ScopeRule{Sources: n.Sources, Proto: n.Proto, ICMPType: n.ICMPType}
+			r = &ScopeRule{Sources: a.sources, Proto: a.proto, ICMPType: a.icmp}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
-		if n.Proto.HasPorts() {
-			ranges[k] = append(ranges[k], n.Ports)
+		if a.proto.HasPorts() {
+			ranges[k] = append(ranges[k], a.ports)
 		}
-		r.Services = addUnique(r.Services, n.Service)
-		r.Roles = addUnique(r.Roles, n.Role)
+		for _, n := range a.needs {
+			r.Services = addUnique(r.Services, n.Service)
+			r.Roles = addUnique(r.Roles, n.Role)
+		}
 	}
 	out := make([]ScopeRule, 0, len(keys))
 	for _, k := range keys {
@@ -144,6 +198,18 @@ func (g *Group) ByScope() []ScopeRule {
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)))
 	})
 	return out
+}
+
+// PortRule is a row of the by-port view: a protocol and port (or range)
+// with every service that needs it.
+type PortRule struct {
+	Proto    Proto     `json:"protocol"`
+	Ports    PortRange `json:"ports,omitzero"`
+	ICMPType *int      `json:"icmp_type,omitempty"`
+	Services []string  `json:"services"`
+	Roles    []string  `json:"roles"`
+	Peers    []Peer    `json:"peers"`
+	Labels   []string  `json:"labels,omitempty"`
 }
 
 // ByPort groups the needs by (protocol, port or range, ICMP type).

@@ -25,9 +25,30 @@ func newRolesCmd(stdout io.Writer) *cobra.Command {
 
 func rolesRun(w io.Writer, c *catalog.Catalog) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROLE\tALIASES\tNAME\tSERVICES")
+	fmt.Fprintln(tw, "ROLE\tALIASES\tNAME\tMEMBERS\tSERVICES\tSCENARIOS (--scenario)")
 	for _, r := range c.Roles {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, dash(strings.Join(r.Aliases, ", ")), r.Name, strings.Join(r.Services, ", "))
+		var services []string
+		for _, rs := range r.Services {
+			s := rs.ID
+			if rs.Scenario != "" {
+				s += " [" + rs.Scenario + "]"
+			}
+			services = append(services, s)
+		}
+		members := r.Members
+		if members == "" {
+			members = catalog.MembersGroup
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, dash(strings.Join(r.Aliases, ", ")), r.Name, members,
+			strings.Join(services, ", "), dash(strings.Join(c.RoleScenarios(&r), ", ")))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nScenarios are off until asked for (--scenario ID, or hosts[].scenarios in a site policy; --optional turns on all):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, sc := range c.Scenarios {
+		fmt.Fprintf(tw, "  %s\t%s\n", sc.ID, sc.Name)
 	}
 	return tw.Flush()
 }
@@ -71,6 +92,23 @@ func serviceRun(w io.Writer, c *catalog.Catalog, id string) error {
 	if s.Notes != "" {
 		fmt.Fprintf(w, "notes: %s\n", s.Notes)
 	}
+	var roles []string
+	for _, r := range c.Roles {
+		for _, rs := range r.Services {
+			if rs.ID != s.ID {
+				continue
+			}
+			role := r.ID
+			if rs.Scenario != "" {
+				role += " (scenario " + rs.Scenario + ")"
+			}
+			if rs.When != nil {
+				role += " (" + strings.TrimPrefix(condition(catalog.Entry{When: rs.When}), ", ") + ")"
+			}
+			roles = append(roles, role)
+		}
+	}
+	fmt.Fprintf(w, "roles: %s\n", dash(strings.Join(roles, ", ")))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPROTOCOL/PORTS\tLABEL\tPEERS\tCONDITION\tREFERENCE")
 	for _, e := range s.Entries {
@@ -82,7 +120,11 @@ func serviceRun(w io.Writer, c *catalog.Catalog, id string) error {
 		for _, r := range refs {
 			cites = append(cites, citation(c, r))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", entryPorts(e), dash(e.Label), e.Peers, dash(condition(e)), strings.Join(cites, "; "))
+		peers := make([]string, len(e.Peers))
+		for i, p := range e.Peers {
+			peers[i] = string(p)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", entryPorts(e), dash(e.Label), strings.Join(peers, ","), dash(condition(e)), strings.Join(cites, "; "))
 	}
 	return tw.Flush()
 }
@@ -99,8 +141,11 @@ func entryPorts(e catalog.Entry) string {
 
 func condition(e catalog.Entry) string {
 	var parts []string
-	if e.Optional {
-		parts = append(parts, "optional")
+	if e.Scenario != "" {
+		parts = append(parts, "scenario "+e.Scenario)
+	}
+	if e.AnySource {
+		parts = append(parts, "any source")
 	}
 	if w := e.When; w != nil {
 		if len(w.OSAny) > 0 {

@@ -29,6 +29,7 @@ type genOptions struct {
 	rpcRange    string
 	staticRPC   []string
 	optional    bool
+	scenarios   []string
 	from, to    []string
 	profiles    []string
 	group       string
@@ -46,7 +47,8 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVarP(&o.output, "output", "o", "", "write to this file (atomically) instead of standard output")
 	f.StringVar(&o.rpcRange, "rpc-range", "", "RPC dynamic range the estate restricted in the registry, e.g. 5000-5100 (KB 154596)")
 	f.StringSliceVar(&o.staticRPC, "static-rpc", nil, "RPC interfaces pinned to a port, e.g. ntds=38901,netlogon=38902,frs=38903,dfsr=5722 (KB 224196)")
-	f.BoolVar(&o.optional, "optional", false, "include optional entries (NetBIOS and other legacy ports)")
+	f.StringSliceVar(&o.scenarios, "scenario", nil, "turn on scenarios of the roles, e.g. hyperv-replica,dfs-namespaces (see 'fwgen roles')")
+	f.BoolVar(&o.optional, "optional", false, "turn on every scenario of the roles (NetBIOS fallback, Hyper-V Replica, ...)")
 	f.StringSliceVar(&o.from, "from", nil, "allow only these source addresses or CIDRs, for every rule")
 	f.StringSliceVar(&o.to, "to", nil, "the servers' addresses or CIDRs (needed by --chain forward)")
 	f.StringSliceVar(&o.profiles, "profile", nil, "Windows Firewall profiles: domain, private, public (default any)")
@@ -167,21 +169,23 @@ func (o *genOptions) warn(f emit.Format, rs *policies.Ruleset) {
 	}
 }
 
-// noteOmitted says on stderr how many optional entries were left out, so
-// that a reader of any format knows they exist.
+// noteOmitted says on stderr, once, which scenarios of the roles were
+// left out, so that a reader of any format knows they exist.
 func (o *genOptions) noteOmitted(rs *policies.Ruleset) {
+	var off []string
 	for _, g := range rs.Groups {
-		optional := 0
-		for _, om := range g.Omitted {
-			if strings.HasPrefix(om.Reason, "optional") {
-				optional++
+		for _, s := range g.Scenarios {
+			if !s.On && !slices.Contains(off, s.ID) {
+				off = append(off, s.ID)
 			}
 		}
-		if optional > 0 {
-			fmt.Fprintf(o.stderr, "fwgen: %s: left out %d optional entries (NetBIOS and other legacy ports); --optional includes them, --emit json lists them under \"omitted\"\n",
-				g.Name, optional)
-		}
 	}
+	if len(off) == 0 {
+		return
+	}
+	slices.Sort(off)
+	fmt.Fprintf(o.stderr, "fwgen: scenarios left out: %s; --scenario ID turns one on, --optional all (the outputs' headers say what each opens)\n",
+		strings.Join(off, ", "))
 }
 
 // quickPolicy checks the quick-mode flags and builds their Policy.
@@ -219,7 +223,45 @@ func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
 	if q.RPC, err = parseRPC(o.rpcRange, o.staticRPC, c); err != nil {
 		return nil, err
 	}
+	for _, pr := range policies.CheckRPC(q.RPC, q.Roles, c) {
+		flag := "--rpc-range"
+		if strings.HasPrefix(pr.Field, "static.") {
+			flag = "--static-rpc"
+		}
+		return nil, usagef("%s: %s", flag, pr.Msg)
+	}
+	if q.Scenarios, err = quickScenarios(o.scenarios, q.Roles, c); err != nil {
+		return nil, err
+	}
 	return q.Policy(), nil
+}
+
+// quickScenarios checks --scenario: each a scenario of one of the roles.
+func quickScenarios(in, roles []string, c *catalog.Catalog) ([]string, error) {
+	var have []string
+	for _, id := range roles {
+		r, _ := c.Role(id)
+		for _, s := range c.RoleScenarios(r) {
+			if !slices.Contains(have, s) {
+				have = append(have, s)
+			}
+		}
+	}
+	slices.Sort(have)
+	var out []string
+	for _, s := range in {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if _, err := c.Scenario(s); err != nil {
+			return nil, usageError{fmt.Errorf("--scenario: %w; 'fwgen roles' lists each role's scenarios", err)}
+		}
+		if !slices.Contains(have, s) {
+			return nil, usagef("--scenario %s: not a scenario of %s; theirs: %s", s, strings.Join(roles, ", "), dash(strings.Join(have, ", ")))
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func parseProfiles(in []string) ([]string, error) {

@@ -48,8 +48,8 @@ policy has an error.`,
 // generateRun loads a site policy and writes its outputs.
 func generateRun(o *genOptions) error {
 	if len(o.roles) > 0 || len(o.oses) > 0 || len(o.from) > 0 || len(o.to) > 0 || o.rpcRange != "" ||
-		len(o.staticRPC) > 0 || len(o.profiles) > 0 {
-		return usagef("with -f, roles, OS versions, addresses, profiles and RPC settings come from the policy file; drop --role, --os, --from, --to, --profile, --rpc-range and --static-rpc")
+		len(o.staticRPC) > 0 || len(o.profiles) > 0 || len(o.scenarios) > 0 {
+		return usagef("with -f, roles, OS versions, addresses, profiles, scenarios and RPC settings come from the policy file; drop --role, --os, --from, --to, --profile, --scenario, --rpc-range and --static-rpc")
 	}
 	formats, err := o.formats()
 	if err != nil {

@@ -3,22 +3,16 @@
 #
 # Host group cluster-node-hyperv-host: roles cluster-node, hyperv-host; OS mix Windows Server 2019; profiles domain.
 #   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2019.
-#   Note: clients may connect from any address: the policy gives no addresses for them
+#   Note: admins may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them
-#   Left out: cluster-node/cluster udp 137 Cluster Administrator: optional, left out (include with --optional): NetBIOS name resolution for the Cluster Administrator console; the NetBIOS ports are optional where names resolve through DNS (Server section).
-#   Left out: cluster-node/rpc tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: cluster-node/rpc tcp 593 RPC over HTTPS: optional, left out (include with --optional): The endpoint mapper for RPC over HTTPS, which only RPC over HTTP clients (such as Outlook Anywhere through an RPC proxy) use; KB 179442 does not list it for domain controllers.
-#   Left out: cluster-node/rpc udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: cluster-node/rpc udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: cluster-node/server icmpv4 ICMP echo (NetBT name resolution): optional, left out (include with --optional): Not in the table; the section's note says NetBT pings the file server when a name resolves to several addresses through WINS or falls back to DNS, so port 139 (and 445 on hosts without IPv6) depends on ICMP echo. Not needed where SMB over 445 with IPv6 or DNS-only resolution is used.
-#   Left out: cluster-node/server tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: cluster-node/server udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: cluster-node/server udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
+#   Scenarios left out (turn one on with --scenario ID, or hosts[].scenarios): hyperv-replica (Hyper-V Replica: 135/tcp, rpc-dynamic/tcp, 80/tcp, 443/tcp).
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-azure-local-firewall: Firewall requirements for Azure Local https://learn.microsoft.com/en-us/azure/azure-local/concepts/firewall-requirements
+#   ms-cau-requirements: Cluster-Aware Updating requirements and best practices https://learn.microsoft.com/en-us/windows-server/failover-clustering/cluster-aware-updating-requirements
 #
 # Run it in an elevated PowerShell:
 #   .\this-script.ps1 -WhatIf                                   # show what it would change
@@ -56,9 +50,9 @@ $added = 0
 
 # cluster-node / Cluster service: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv4-t8'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv4-t8-admins-members'
     DisplayName   = 'cluster-node - Cluster service (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. See KB 832017 (Cluster service).'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: admins, members. See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     Profile       = 'Domain'
@@ -70,9 +64,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv6-t128'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv6-t128-admins-members'
     DisplayName   = 'cluster-node - Cluster service (ICMPv6-In, type 128)'
-    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the servers run Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: admins, members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the servers run Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv6'
     IcmpType      = '128'
     Profile       = 'Domain'
@@ -82,13 +76,41 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# cluster-node / Cluster service: tcp 135,445,3343,49152-65535
+# cluster-node / Cluster service: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp'
-    DisplayName   = 'cluster-node - Cluster service (TCP-In)'
-    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: RPC, Cluster Service, Randomly allocated high ports. Peers: members. See KB 832017 (Cluster service); KB 154596; KB 929851.'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp-admins-members'
+    DisplayName   = 'cluster-node - Cluster service (TCP-In, from admins, members)'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: RPC, Cluster Service, Randomly allocated high ports. Peers: admins, members. See KB 832017 (Cluster service); KB 154596; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '445', '3343', '49152-65535'
+    LocalPort     = '135', '445', '49152-65535'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# cluster-node / Cluster service: tcp 3343,5985
+$rule = @{
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp-members'
+    DisplayName   = 'cluster-node - Cluster service (TCP-In, from members)'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service, Windows Remote Management (Cluster-Aware Updating). Peers: members. See KB 832017 (Cluster service); Cluster-Aware Updating requirements and best practices (Enable Windows Management Instrumentation (WMI)); Firewall requirements for Azure Local (Firewall requirements for internal rules and ports).'
+    Protocol      = 'TCP'
+    LocalPort     = '3343', '5985'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# cluster-node / Cluster service: udp 137
+$rule = @{
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp-admins'
+    DisplayName   = 'cluster-node - Cluster service (UDP-In, from admins)'
+    Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Administrator. Peers: admins. See KB 832017 (Cluster service); Firewall requirements for Azure Local (Failover Clustering).'
+    Protocol      = 'UDP'
+    LocalPort     = '137'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -98,8 +120,8 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: udp 3343
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp'
-    DisplayName   = 'cluster-node - Cluster service (UDP-In)'
+    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp-members'
+    DisplayName   = 'cluster-node - Cluster service (UDP-In, from members)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. See KB 832017 (Cluster service).'
     Protocol      = 'UDP'
     LocalPort     = '3343'
@@ -110,13 +132,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# cluster-node / Remote Procedure Call (RPC): tcp 135,445,49152-65535
+# hyperv-host / Hyper-V service: tcp 135,2179,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-rpc-tcp'
-    DisplayName   = 'cluster-node - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role cluster-node, host group cluster-node-hyperv-host: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp-admins'
+    DisplayName   = 'hyperv-host - Hyper-V service (TCP-In, from admins)'
+    Description   = 'fwgen: Hyper-V service (vmms), role hyperv-host, host group cluster-node-hyperv-host: RPC Endpoint Mapper and WMI (Hyper-V Manager), Virtual Machine Management Service (VMConnect), RPC dynamic ports (Hyper-V Manager). Peers: admins. See Firewall requirements for Azure Local (Hyper-V); KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = '135', '445', '49152-65535'
+    LocalPort     = '135', '2179', '49152-65535'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -124,41 +146,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# cluster-node / Server: tcp 445
+# hyperv-host / Hyper-V service: tcp 445,6600
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-server-tcp'
-    DisplayName   = 'cluster-node - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role cluster-node, host group cluster-node-hyperv-host: SMB. Peers: clients. See KB 832017 (Server).'
+    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp-members'
+    DisplayName   = 'hyperv-host - Hyper-V service (TCP-In, from members)'
+    Description   = 'fwgen: Hyper-V service (vmms), role hyperv-host, host group cluster-node-hyperv-host: SMB (live migration), Live migration. Peers: members. See KB 832017 (Hyper-V service).'
     Protocol      = 'TCP'
-    LocalPort     = '445'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# hyperv-host / Hyper-V service: tcp 80,135,443,445,6600,49152-65535
-$rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp'
-    DisplayName   = 'hyperv-host - Hyper-V service (TCP-In)'
-    Description   = 'fwgen: Hyper-V service, role hyperv-host, host group cluster-node-hyperv-host: Kerberos authentication (HTTP), WMI, Certificate-based authentication (HTTPS), SMB, Live migration, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Hyper-V service); KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = '80', '135', '443', '445', '6600', '49152-65535'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# hyperv-host / Hyper-V service: udp 3343
-$rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-udp'
-    DisplayName   = 'hyperv-host - Hyper-V service (UDP-In)'
-    Description   = 'fwgen: Hyper-V service, role hyperv-host, host group cluster-node-hyperv-host: Cluster Service traffic. Peers: members. See KB 832017 (Hyper-V service).'
-    Protocol      = 'UDP'
-    LocalPort     = '3343'
+    LocalPort     = '445', '6600'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {

@@ -6,39 +6,23 @@
 #   Note: admins may connect from any address: the policy gives no addresses for them
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them
-#   Left out: dc/ad esp IPsec Encapsulating Security Protocol (ESP) (IP protocol 50): optional, left out (include with --optional): Named in the article's prose (not its table) for the L2TP/IPsec encapsulated scenario only.
-#   Left out: dc/ad tcp 139 NetBIOS Session Service: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication (Windows NT, Samba-based DCs).
 #   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no server runs Windows Server 2008 or Windows Server 2008 R2)
-#   Left out: dc/ad udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication (Windows NT, Samba-based DCs); Net Logon uses them only when DNS is unavailable.
-#   Left out: dc/ad udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): KB 179442 requires the NetBIOS ports only for trusts to domains that support only NetBIOS-based communication; Windows 2000/2003 members granting access to users of a trusted domain also need UDP 138 to that domain's PDC.
-#   Left out: dc/ad udp 4500 NAT-T: optional, left out (include with --optional): Only needed when AD traffic is encapsulated with L2TP/IPsec through a VPN gateway behind a filtering router.
-#   Left out: dc/ad udp 500 IPsec ISAKMP: optional, left out (include with --optional): Only needed when AD traffic is encapsulated with L2TP/IPsec through a VPN gateway behind a filtering router.
 #   Left out: dc/browser tcp 139 NetBIOS Session Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/browser udp 137 NetBIOS Name Resolution: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-#   Left out: dc/dfsn tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; they are not required when DFSN uses FQDN server names.
-#   Left out: dc/dfsn udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; they are not required when DFSN uses FQDN server names.
-#   Left out: dc/dfsr tcp 445 SMB: optional, left out (include with --optional): The article's summary table notes that DFSR uses port 445 only when creating a new empty replicated folder.
 #   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
-#   Left out: dc/netlogon tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
-#   Left out: dc/netlogon udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
-#   Left out: dc/netlogon udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article marks the NetBIOS ports optional; Netlogon uses them only for trusts that don't support DNS or when DNS fails during an attempted fallback.
-#   Left out: dc/rpc tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: dc/rpc tcp 593 RPC over HTTPS: optional, left out (include with --optional): The endpoint mapper for RPC over HTTPS, which only RPC over HTTP clients (such as Outlook Anywhere through an RPC proxy) use; KB 179442 does not list it for domain controllers.
-#   Left out: dc/rpc udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: dc/rpc udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The named-pipe endpoint mapper has the firewall requirements of File and Printer Sharing, whose NetBIOS ports the article calls optional because Windows 2000 and newer clients work over port 445.
-#   Left out: dc/server icmpv4 ICMP echo (NetBT name resolution): optional, left out (include with --optional): Not in the table; the section's note says NetBT pings the file server when a name resolves to several addresses through WINS or falls back to DNS, so port 139 (and 445 on hosts without IPv6) depends on ICMP echo. Not needed where SMB over 445 with IPv6 or DNS-only resolution is used.
-#   Left out: dc/server tcp 139 NetBIOS Session Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: dc/server udp 137 NetBIOS Name Resolution: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
-#   Left out: dc/server udp 138 NetBIOS Datagram Service: optional, left out (include with --optional): The article says the NetBIOS ports of the Server service are optional; Windows 2000 and newer clients work over port 445.
 #   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
+#   Scenarios left out (turn one on with --scenario ID, or hosts[].scenarios): gp-dcom-udp (Group Policy DCOM over UDP: rpc-dynamic/udp); l2tp-ipsec (Active Directory over L2TP/IPsec: 500/udp, 4500/udp, esp); netbios (NetBIOS fallback: 137/udp, 138/udp, 139/tcp, icmpv4 type 8); rpc-over-https (RPC over HTTPS: 593/tcp).
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
 #   KB 179442: How to configure a firewall for Active Directory domains and trusts https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/config-firewall-for-ad-domains-and-trusts
 #   KB 224196: Restrict Active Directory RPC traffic to a specific port https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/restrict-ad-rpc-traffic-to-specific-port
+#   KB 4025991: Windows Server version 1709 no longer supports FRS https://support.microsoft.com/help/4025991
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-dnsp: [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dnsp/f97756c9-3783-428b-9451-b376f877319a
+#   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
 #
 # Run it in an elevated PowerShell:
 #   .\this-script.ps1 -WhatIf                                   # show what it would change
@@ -76,9 +60,9 @@ $added = 0
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-icmpv4-t8'
+    Name          = 'fwgen-dc--dc-ad-icmpv4-t8-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     Profile       = 'Any'
@@ -88,13 +72,41 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,9389,49152-65535
+# dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-tcp'
-    DisplayName   = 'dc - Active Directory (local security authority) (TCP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, Active Directory Management Gateway Service, Active Directory Web Services (ADWS), RPC randomly allocated high TCP ports. Peers: admins, clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Name          = 'fwgen-dc--dc-ad-icmpv6-t128-admins-clients-members'
+    DisplayName   = 'dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP (IPv6). Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Protocol      = 'ICMPv6'
+    IcmpType      = '128'
+    Profile       = 'Any'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp 9389
+$rule = @{
+    Name          = 'fwgen-dc--dc-ad-tcp-admins'
+    DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, from admins)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
-    LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '9389', '49152-65535'
+    LocalPort     = '9389'
+    Profile       = 'Any'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
+$rule = @{
+    Name          = 'fwgen-dc--dc-ad-tcp-admins-clients-members'
+    DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '49152-65535'
     Profile       = 'Any'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -104,9 +116,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-udp'
+    Name          = 'fwgen-dc--dc-ad-udp-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (UDP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
     LocalPort     = '53', '88', '389', '464'
     Profile       = 'Any'
@@ -118,9 +130,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     Profile       = 'Any'
@@ -132,9 +144,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-udp'
+    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     Profile       = 'Any'
@@ -144,11 +156,25 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp 135,49152-65535
+# dc / Distributed File System Replication: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsr-tcp'
+    Name          = 'fwgen-dc--dc-dfsr-tcp-members'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = '135', '445', '49152-65535'
+    Profile       = 'Any'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / DNS Server: tcp 135,49152-65535
+$rule = @{
+    Name          = 'fwgen-dc--dc-dns-server-tcp-admins'
+    DisplayName   = 'dc - DNS Server (TCP-In, from admins)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: RPC (DNS Manager). Peers: admins. See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     Profile       = 'Any'
@@ -160,9 +186,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-dc--dc-dns-server-tcp'
-    DisplayName   = 'dc - DNS Server (TCP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Name          = 'fwgen-dc--dc-dns-server-tcp-admins-clients-members'
+    DisplayName   = 'dc - DNS Server (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
     LocalPort     = '53'
     Profile       = 'Any'
@@ -174,9 +200,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-dc--dc-dns-server-udp'
+    Name          = 'fwgen-dc--dc-dns-server-udp-admins-clients-members'
     DisplayName   = 'dc - DNS Server (UDP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
     LocalPort     = '53'
     Profile       = 'Any'
@@ -188,9 +214,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-frs-tcp'
+    Name          = 'fwgen-dc--dc-frs-tcp-members'
     DisplayName   = 'dc - File Replication (TCP-In)'
-    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
+    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     Profile       = 'Any'
@@ -202,7 +228,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients'
     DisplayName   = 'dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -214,25 +240,11 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Group Policy: udp 49152-65535
-$rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-udp'
-    DisplayName   = 'dc - Group Policy (UDP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
-    Protocol      = 'UDP'
-    LocalPort     = '49152-65535'
-    Profile       = 'Any'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-kdc-tcp'
+    Name          = 'fwgen-dc--dc-kdc-tcp-admins-clients-members'
     DisplayName   = 'dc - Kerberos Key Distribution Center (TCP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
     LocalPort     = '88', '464'
     Profile       = 'Any'
@@ -244,9 +256,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-kdc-udp'
+    Name          = 'fwgen-dc--dc-kdc-udp-admins-clients-members'
     DisplayName   = 'dc - Kerberos Key Distribution Center (UDP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
     LocalPort     = '88', '389', '464'
     Profile       = 'Any'
@@ -258,9 +270,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-link-tracking-tcp'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     Profile       = 'Any'
@@ -272,9 +284,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-netlogon-tcp'
+    Name          = 'fwgen-dc--dc-netlogon-tcp-admins-clients-members'
     DisplayName   = 'dc - Net Logon (TCP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     Profile       = 'Any'
@@ -286,9 +298,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-netlogon-udp'
+    Name          = 'fwgen-dc--dc-netlogon-udp-admins-clients-members'
     DisplayName   = 'dc - Net Logon (UDP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: LDAP. Peers: clients. See KB 832017 (Net Logon).'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     Profile       = 'Any'
@@ -300,9 +312,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp'
+    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     Profile       = 'Any'
@@ -314,9 +326,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc--dc-server-tcp'
+    Name          = 'fwgen-dc--dc-server-tcp-admins-clients'
     DisplayName   = 'dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: clients. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     Profile       = 'Any'
@@ -328,9 +340,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-dc--dc-w32time-udp'
+    Name          = 'fwgen-dc--dc-w32time-udp-admins-clients-members'
     DisplayName   = 'dc - Windows Time (UDP-In)'
-    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dc: NTP. Peers: clients. See KB 832017 (Windows Time).'
+    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dc: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
     LocalPort     = '123'
     Profile       = 'Any'
@@ -340,4 +352,4 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-Write-Host "fwgen: added $added of 19 rules to group '$Group' in $PolicyStore."
+Write-Host "fwgen: added $added of 21 rules to group '$Group' in $PolicyStore."

@@ -11,19 +11,27 @@
 #   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
 #   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
+#   Scenarios on: gp-dcom-udp (Group Policy DCOM over UDP: rpc-dynamic/udp); l2tp-ipsec (Active Directory over L2TP/IPsec: 500/udp, 4500/udp, esp); netbios (NetBIOS fallback: 137/udp, 138/udp, 139/tcp, icmpv4 type 8); rpc-over-https (RPC over HTTPS: 593/tcp).
 #
 # Host group vpn: roles vpn, management; OS mix Windows Server 2016, Windows Server 2019; profiles public, domain.
 #   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
+#   Note: no rule for the servers of role wac, which connect to winrm: no host group of the policy holds that role (add its host group, or name its networks under peers.wac)
 #   Note: clients may connect from any address: the policy gives no addresses for them
-#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTPS on TCP 443. (every server runs Windows Server 2008 R2 or later)
+#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1's default HTTPS port, on hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0; an HTTPS listener needs a certificate and is configured by hand. (every server runs Windows Server 2008 R2 or later)
 #   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every server runs Windows Server 2008 R2 or later)
+#   Scenarios on: winrm-https (WinRM over HTTPS: 5986/tcp).
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
 #   KB 179442: How to configure a firewall for Active Directory domains and trusts https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/config-firewall-for-ad-domains-and-trusts
 #   KB 224196: Restrict Active Directory RPC traffic to a specific port https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/restrict-ad-rpc-traffic-to-specific-port
+#   KB 4025991: Windows Server version 1709 no longer supports FRS https://support.microsoft.com/help/4025991
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-dnsp: [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dnsp/f97756c9-3783-428b-9451-b376f877319a
+#   ms-ps-remoting-troubleshooting: about_Remote_Troubleshooting https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_remote_troubleshooting
+#   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
+#   ms-winrm-install-config: Installation and Configuration for Windows Remote Management https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
 #   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
 #
 # Run it in an elevated PowerShell:
@@ -62,12 +70,12 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: clients. Optional, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp-l2tp-ipsec-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In, scenario l2tp-ipsec)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -77,13 +85,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -91,95 +99,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): tcp 53,88,139,389,445,464,636,3268-3269
+# dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = '53', '88', '139', '389', '445', '464', '636', '3268-3269'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv6-t128-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Protocol      = 'ICMPv6'
+    IcmpType      = '128'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp RPCEPMap (135)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-epmap'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPCEPMap'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-rpc'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp 53,88,139,389,445,464,636,3268-3269
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = '53', '88', '139', '389', '445', '464', '636', '3268-3269'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp RPCEPMap (135)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2-epmap'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). Optional, included on request. See KB 179442; KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPCEPMap'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). Optional, included on request. See KB 179442; KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -189,8 +117,8 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s3'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 3)'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
     LocalPort     = '9389'
@@ -203,15 +131,79 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
+# dc / Active Directory (local security authority): tcp 53,88,389,445,464,636,3268-3269
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = '53', '88', '389', '445', '464', '636', '3268-3269'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp RPCEPMap (135)
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins-clients-members-epmap'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = 'RPCEPMap'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp RPC (49152-65535)
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins-clients-members-rpc'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = 'RPC'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
     LocalPort     = '53', '88', '389', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -219,15 +211,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): udp 137-138,500,4500
+# dc / Active Directory (local security authority): udp 500,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-s2'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, IPsec ISAKMP, NAT-T. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-l2tp-ipsec-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario l2tp-ipsec)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec ISAKMP, NAT-T. Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'UDP'
-    LocalPort     = '137-138', '500', '4500'
+    LocalPort     = '500', '4500'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -235,15 +227,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Namespaces: tcp 139,389,445
+# dc / Active Directory (local security authority): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = '139', '389', '445'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Protocol      = 'UDP'
+    LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -251,47 +243,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Namespaces: tcp RPCEPMap (135)
+# dc / Distributed File System Namespaces: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-epmap'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
-    LocalPort     = 'RPCEPMap'
+    LocalPort     = '389', '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Distributed File System Namespaces: tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-rpc'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Distributed File System Namespaces: tcp 139,389,445
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
-    Protocol      = 'TCP'
-    LocalPort     = '139', '389', '445'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -301,13 +261,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-s2-epmap'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients-epmap'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -317,13 +277,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients-rpc'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Distributed File System Namespaces: tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -333,13 +309,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -349,13 +325,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -365,9 +341,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-members'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -381,9 +357,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-members-epmap'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -397,9 +373,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-members-rpc'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -411,31 +387,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp 445
+# dc / DNS Server: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. Optional, included on request. See KB 832017 (Ports and protocols).'
-    Protocol      = 'TCP'
-    LocalPort     = '445'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.1.0.10', '10.1.0.11'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Distributed File System Replication: tcp RPCEPMap (135)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-s2-epmap'
-    DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC-EPMap, scope 2)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. Local port: the RPC endpoint mapper (135/tcp). Optional, included on request. See KB 832017 (Ports and protocols).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins-epmap'
+    DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC-EPMap, from admins)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. Local port: the RPC endpoint mapper (135/tcp). See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -443,15 +403,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp RPC (49152-65535)
+# dc / DNS Server: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). Optional, included on request. See KB 832017 (Ports and protocols).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins-rpc'
+    DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC, from admins)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -461,13 +421,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp'
-    DisplayName   = 'dcs: dc - DNS Server (TCP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
     LocalPort     = '53'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -477,13 +437,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
     LocalPort     = '53'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -493,9 +453,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-members-epmap'
     DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
+    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -509,9 +469,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-members-rpc'
     DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC)'
-    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
+    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -525,13 +485,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. See KB 832017 (Group Policy); KB 224196; KB 929851.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '389', '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -541,13 +501,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients-epmap'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 224196; KB 929851.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -557,29 +517,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients-rpc'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 224196; KB 929851.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Group Policy: tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '192.0.2.10', '192.0.2.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -589,9 +533,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp'
-    DisplayName   = 'dcs: dc - Group Policy (UDP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp-gp-dcom-udp-admins'
+    DisplayName   = 'dcs: dc - Group Policy (UDP-In, scenario gp-dcom-udp)'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. Scenario gp-dcom-udp, included on request. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
     LocalPort     = '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -605,13 +549,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
     LocalPort     = '88', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -621,13 +565,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
     LocalPort     = '88', '389', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -637,13 +581,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-epmap'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients-epmap'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -653,13 +597,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-rpc'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients-rpc'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -667,15 +611,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Net Logon: tcp 139,445
+# dc / Net Logon: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
-    LocalPort     = '139', '445'
+    LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -685,13 +629,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-epmap'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-admins-clients-members-epmap'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -701,13 +645,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-rpc'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-admins-clients-members-rpc'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -715,47 +659,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Net Logon: tcp 139,445
+# dc / Net Logon: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-s2'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'TCP'
-    LocalPort     = '139', '445'
+    LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Net Logon: tcp RPCEPMap (135)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-s2-epmap'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). Optional, included on request. See KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPCEPMap'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Net Logon: tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). Optional, included on request. See KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -765,13 +677,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp'
-    DisplayName   = 'dcs: dc - Net Logon (UDP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: clients. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -781,13 +693,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-s2'
-    DisplayName   = 'dcs: dc - Net Logon (UDP-In, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -795,63 +707,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Remote Procedure Call (RPC): tcp 139,445,593
+# dc / Remote Procedure Call (RPC): tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
-    LocalPort     = '139', '445', '593'
+    LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Remote Procedure Call (RPC): tcp RPCEPMap (135)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-epmap'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPCEPMap'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Remote Procedure Call (RPC): tcp RPC (49152-65535)
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
-    Protocol      = 'TCP'
-    LocalPort     = 'RPC'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Remote Procedure Call (RPC): tcp 139,445,593
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-s2'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, scope 2)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service, RPC over HTTPS. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
-    Protocol      = 'TCP'
-    LocalPort     = '139', '445', '593'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -861,13 +725,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-s2-epmap'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap, scope 2)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service, RPC over HTTPS. Peers: clients. Local port: the RPC endpoint mapper (135/tcp). Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients-epmap'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap, from admins, clients)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -877,13 +741,45 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPC (49152-65535)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-s2-rpc'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC, scope 2)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service, RPC over HTTPS. Peers: clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients-rpc'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC, from admins, clients)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Remote Procedure Call (RPC): tcp 139
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Remote Procedure Call (RPC): tcp 593
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc-over-https-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario rpc-over-https)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC over HTTPS. Peers: admins, clients. Scenario rpc-over-https, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Protocol      = 'TCP'
+    LocalPort     = '593'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -893,13 +789,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, scenario netbios)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -909,13 +805,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8'
-    DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -925,13 +821,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp'
-    DisplayName   = 'dcs: dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: clients. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -941,13 +837,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-s2'
-    DisplayName   = 'dcs: dc - Server (TCP-In, scope 2)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -957,13 +853,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp'
-    DisplayName   = 'dcs: dc - Server (UDP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (UDP-In, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -973,13 +869,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
-    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: clients. See KB 832017 (Windows Time).'
+    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
     LocalPort     = '123'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -987,13 +883,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# management / Windows Remote Management (WinRM): tcp 5985-5986
+# management / Windows Remote Management (WinRM): tcp 5985
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp'
-    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In)'
-    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM.'
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-admins'
+    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins)'
+    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; PowerShell remoting listens on it by default from Windows Server 2012. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; about_Remote_Troubleshooting.'
     Protocol      = 'TCP'
-    LocalPort     = '5985-5986'
+    LocalPort     = '5985'
+    LocalAddress  = '10.2.0.1'
+    RemoteAddress = '192.0.2.10', '192.0.2.11'
+    Profile       = 'Domain', 'Public'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# management / Windows Remote Management (WinRM): tcp 5986
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-winrm-https-admins'
+    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins, scenario winrm-https)'
+    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0''s default HTTPS port; an HTTPS listener needs a certificate and is configured by hand. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). Scenario winrm-https, included on request. See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; Installation and Configuration for Windows Remote Management (Configuration of WinRM and IPMI).'
+    Protocol      = 'TCP'
+    LocalPort     = '5986'
     LocalAddress  = '10.2.0.1'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain', 'Public'
@@ -1005,9 +917,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: ah (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -1019,9 +931,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -1033,9 +945,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: gre (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -1047,9 +959,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: tcp 1723
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (TCP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
     LocalPort     = '1723'
     LocalAddress  = '10.2.0.1'
@@ -1062,9 +974,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: udp 500,1701,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (UDP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'
     LocalPort     = '500', '1701', '4500'
     LocalAddress  = '10.2.0.1'
@@ -1075,4 +987,4 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-Write-Host "fwgen: added $added of 64 rules to group '$Group' in $PolicyStore."
+Write-Host "fwgen: added $added of 58 rules to group '$Group' in $PolicyStore."

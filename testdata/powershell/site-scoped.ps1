@@ -9,19 +9,27 @@
 #   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
 #   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
 #   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
+#   Scenarios on: gp-dcom-udp (Group Policy DCOM over UDP: rpc-dynamic/udp); l2tp-ipsec (Active Directory over L2TP/IPsec: 500/udp, 4500/udp, esp); netbios (NetBIOS fallback: 137/udp, 138/udp, 139/tcp, icmpv4 type 8); rpc-over-https (RPC over HTTPS: 593/tcp).
 #
 # Host group vpn: roles vpn, management; OS mix Windows Server 2016, Windows Server 2019; profiles public, domain.
 #   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
+#   Note: no rule for the servers of role wac, which connect to winrm: no host group of the policy holds that role (add its host group, or name its networks under peers.wac)
 #   Note: clients may connect from any address: the policy gives no addresses for them
-#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTPS on TCP 443. (every server runs Windows Server 2008 R2 or later)
+#   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1's default HTTPS port, on hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0; an HTTPS listener needs a certificate and is configured by hand. (every server runs Windows Server 2008 R2 or later)
 #   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every server runs Windows Server 2008 R2 or later)
+#   Scenarios on: winrm-https (WinRM over HTTPS: 5986/tcp).
 #
 # References:
 #   KB 154596: How to configure RPC dynamic port allocation to work with firewalls https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/configure-rpc-dynamic-port-allocation-with-firewalls
 #   KB 179442: How to configure a firewall for Active Directory domains and trusts https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/config-firewall-for-ad-domains-and-trusts
 #   KB 224196: Restrict Active Directory RPC traffic to a specific port https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/restrict-ad-rpc-traffic-to-specific-port
+#   KB 4025991: Windows Server version 1709 no longer supports FRS https://support.microsoft.com/help/4025991
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-dnsp: [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dnsp/f97756c9-3783-428b-9451-b376f877319a
+#   ms-ps-remoting-troubleshooting: about_Remote_Troubleshooting https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_remote_troubleshooting
+#   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
+#   ms-winrm-install-config: Installation and Configuration for Windows Remote Management https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
 #   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
 #
 # Run it in an elevated PowerShell:
@@ -60,12 +68,12 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: clients. Optional, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp-l2tp-ipsec-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In, scenario l2tp-ipsec)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -75,13 +83,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -89,31 +97,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
+# dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '49152-65535'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv6-t128-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Protocol      = 'ICMPv6'
+    IcmpType      = '128'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): tcp 139
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s2'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon).'
-    Protocol      = 'TCP'
-    LocalPort     = '139'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -123,8 +115,8 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-s3'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, scope 3)'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
     LocalPort     = '9389'
@@ -137,15 +129,15 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): udp 53,88,389,464
+# dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: clients. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
-    Protocol      = 'UDP'
-    LocalPort     = '53', '88', '389', '464'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = '53', '88', '135', '389', '445', '464', '636', '3268-3269', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -153,15 +145,63 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Active Directory (local security authority): udp 137-138,500,4500
+# dc / Active Directory (local security authority): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-s2'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, scope 2)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service, IPsec ISAKMP, NAT-T. Peers: clients. Optional, included on request. See KB 179442; KB 832017 (Net Logon); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
-    Protocol      = 'UDP'
-    LocalPort     = '137-138', '500', '4500'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Protocol      = 'TCP'
+    LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): udp 53,88,389,464
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+    Protocol      = 'UDP'
+    LocalPort     = '53', '88', '389', '464'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): udp 500,4500
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-l2tp-ipsec-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario l2tp-ipsec)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec ISAKMP, NAT-T. Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+    Protocol      = 'UDP'
+    LocalPort     = '500', '4500'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Active Directory (local security authority): udp 137-138
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Protocol      = 'UDP'
+    LocalPort     = '137-138'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -171,13 +211,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -187,13 +227,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -203,13 +243,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: clients. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -219,13 +259,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -233,31 +273,31 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Distributed File System Replication: tcp 135,49152-65535
+# dc / Distributed File System Replication: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-members'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851.'
+    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
+    Protocol      = 'TCP'
+    LocalPort     = '135', '445', '49152-65535'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.1.0.10', '10.1.0.11'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / DNS Server: tcp 135,49152-65535
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins'
+    DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.1.0.10', '10.1.0.11'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Distributed File System Replication: tcp 445
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-s2'
-    DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, scope 2)'
-    Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. Optional, included on request. See KB 832017 (Ports and protocols).'
-    Protocol      = 'TCP'
-    LocalPort     = '445'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -267,13 +307,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp'
-    DisplayName   = 'dcs: dc - DNS Server (TCP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
     LocalPort     = '53'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -283,13 +323,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
-    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: clients. See KB 832017 (DNS Server).'
+    Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
     LocalPort     = '53'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -299,9 +339,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-members'
     DisplayName   = 'dcs: dc - File Replication (TCP-In)'
-    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851.'
+    Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -315,29 +355,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB. Peers: clients. See KB 832017 (Group Policy); KB 224196; KB 929851.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Group Policy: tcp 49152-65535
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-s2'
-    DisplayName   = 'dcs: dc - Group Policy (TCP-In, scope 2)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
-    Protocol      = 'TCP'
-    LocalPort     = '49152-65535'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '192.0.2.10', '192.0.2.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -347,9 +371,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp'
-    DisplayName   = 'dcs: dc - Group Policy (UDP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. See KB 832017 (Group Policy); KB 929851.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp-gp-dcom-udp-admins'
+    DisplayName   = 'dcs: dc - Group Policy (UDP-In, scenario gp-dcom-udp)'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. Scenario gp-dcom-udp, included on request. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
     LocalPort     = '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -363,13 +387,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
     LocalPort     = '88', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -379,13 +403,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
-    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: clients. See KB 832017 (Kerberos Key Distribution Center).'
+    Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
     LocalPort     = '88', '389', '464'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -395,13 +419,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -411,13 +435,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: clients. See KB 832017 (Net Logon); KB 929851; KB 224196.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -427,13 +451,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-s2'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -443,13 +467,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp'
-    DisplayName   = 'dcs: dc - Net Logon (UDP-In)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: clients. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -459,13 +483,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-s2'
-    DisplayName   = 'dcs: dc - Net Logon (UDP-In, scope 2)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -475,13 +499,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -489,15 +513,31 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# dc / Remote Procedure Call (RPC): tcp 139,593
+# dc / Remote Procedure Call (RPC): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-s2'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, scope 2)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service, RPC over HTTPS. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'TCP'
-    LocalPort     = '139', '593'
+    LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    Profile       = 'Domain'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# dc / Remote Procedure Call (RPC): tcp 593
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc-over-https-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario rpc-over-https)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC over HTTPS. Peers: admins, clients. Scenario rpc-over-https, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Protocol      = 'TCP'
+    LocalPort     = '593'
+    LocalAddress  = '10.1.0.10', '10.1.0.11'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -507,13 +547,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, scenario netbios)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -523,13 +563,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8'
-    DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -539,13 +579,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp'
-    DisplayName   = 'dcs: dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: clients. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-admins-clients'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -555,13 +595,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-s2'
-    DisplayName   = 'dcs: dc - Server (TCP-In, scope 2)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -571,13 +611,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp'
-    DisplayName   = 'dcs: dc - Server (UDP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: clients. Optional, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp-netbios-admins-clients'
+    DisplayName   = 'dcs: dc - Server (UDP-In, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -587,13 +627,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
-    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: clients. See KB 832017 (Windows Time).'
+    Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
     LocalPort     = '123'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -601,13 +641,29 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-# management / Windows Remote Management (WinRM): tcp 5985-5986
+# management / Windows Remote Management (WinRM): tcp 5985
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp'
-    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In)'
-    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP), WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later); WinRM 2.0, whose default HTTPS port is 5986, is built into Windows 7 and Windows Server 2008 R2 and later; older hosts have it only if WinRM 2.0 (Windows Management Framework) was installed. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM.'
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-admins'
+    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins)'
+    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; PowerShell remoting listens on it by default from Windows Server 2012. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; about_Remote_Troubleshooting.'
     Protocol      = 'TCP'
-    LocalPort     = '5985-5986'
+    LocalPort     = '5985'
+    LocalAddress  = '10.2.0.1'
+    RemoteAddress = '192.0.2.10', '192.0.2.11'
+    Profile       = 'Domain', 'Public'
+}
+if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
+    $added++
+}
+
+# management / Windows Remote Management (WinRM): tcp 5986
+$rule = @{
+    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-winrm-https-admins'
+    DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins, scenario winrm-https)'
+    Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0''s default HTTPS port; an HTTPS listener needs a certificate and is configured by hand. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). Scenario winrm-https, included on request. See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; Installation and Configuration for Windows Remote Management (Configuration of WinRM and IPMI).'
+    Protocol      = 'TCP'
+    LocalPort     = '5986'
     LocalAddress  = '10.2.0.1'
     RemoteAddress = '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain', 'Public'
@@ -619,9 +675,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: ah (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -633,9 +689,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -647,9 +703,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: gre (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
     LocalAddress  = '10.2.0.1'
     Profile       = 'Domain', 'Public'
@@ -661,9 +717,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: tcp 1723
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (TCP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
     LocalPort     = '1723'
     LocalAddress  = '10.2.0.1'
@@ -676,9 +732,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: udp 500,1701,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp'
+    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (UDP-In)'
-    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: clients. See KB 832017 (Routing and Remote Access).'
+    Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'
     LocalPort     = '500', '1701', '4500'
     LocalAddress  = '10.2.0.1'
@@ -689,4 +745,4 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-Write-Host "fwgen: added $added of 40 rules to group '$Group' in $PolicyStore."
+Write-Host "fwgen: added $added of 43 rules to group '$Group' in $PolicyStore."
