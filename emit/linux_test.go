@@ -31,6 +31,7 @@ var linuxCases = []linuxCase{
 	{"dc-2003-2016", []string{"dc"}, []string{"2003", "2016"}},
 	{"cluster-node-2019", []string{"cluster-node"}, []string{"2019"}},
 	{"hyperv-host-2022", []string{"hyperv-host"}, []string{"2022"}},
+	{"dhcp-2016", []string{"dhcp"}, []string{"2016"}},
 }
 
 // ruleset resolves the case as quick mode does with --from and --to: every

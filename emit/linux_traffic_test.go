@@ -56,7 +56,8 @@ func TestLinuxTraffic(t *testing.T) {
 
 				fromA := probes(allowed, "10.1.0.1", "fd01::1")
 				fromAOther := probes(denied, "10.1.0.1", "fd01::1")
-				fromB := probes(allowed, "10.2.0.1", "fd02::1")
+				scoped, open := splitAnySource(allowed, rs)
+				fromB := probes(scoped, "10.2.0.1", "fd02::1")
 				expectReach(t, "before the rules, A", a, append(slices.Clone(fromA), fromAOther...), true)
 				expectReach(t, "before the rules, B", b, fromB, true)
 
@@ -64,6 +65,9 @@ func TestLinuxTraffic(t *testing.T) {
 				expectReach(t, "A, allowed port", a, fromA, true)
 				expectReach(t, "A, port no rule allows", a, fromAOther, false)
 				expectReach(t, "B, outside the sources", b, fromB, false)
+				if len(open.tcp)+len(open.udp) > 0 {
+					expectReach(t, "B, a port open to any source (DHCP)", b, probes(open, "10.2.0.1", "fd02::1"), true)
+				}
 			})
 		}
 	}
@@ -165,6 +169,35 @@ func routerRules(t *testing.T, router *fwtest.Netns, format string) {
 	}
 	router.Must("iptables", "-A", "FORWARD", "-s", "10.1.0.0/24", "-d", "10.4.0.0/24", "-p", "tcp", "-j", "DROP")
 	router.Must("ip6tables", "-A", "FORWARD", "-s", "fd01::/64", "-d", "fd04::/64", "-p", "tcp", "-j", "DROP")
+}
+
+// splitAnySource splits a sample into the ports only scoped needs allow
+// and those a need open to any source allows (DHCP's 67 and 547).
+func splitAnySource(s portSample, rs *policies.Ruleset) (scoped, open portSample) {
+	anySource := func(proto policies.Proto) func(uint16) bool {
+		return func(p uint16) bool {
+			return slices.ContainsFunc(rs.Groups[0].Needs, func(n policies.Need) bool {
+				return n.AnySource && n.Proto == proto && n.Ports.Contains(p)
+			})
+		}
+	}
+	for _, proto := range []policies.Proto{policies.TCP, policies.UDP} {
+		ports := map[policies.Proto][]uint16{policies.TCP: s.tcp, policies.UDP: s.udp}[proto]
+		var in, out []uint16
+		for _, p := range ports {
+			if anySource(proto)(p) {
+				out = append(out, p)
+			} else {
+				in = append(in, p)
+			}
+		}
+		if proto == policies.TCP {
+			scoped.tcp, open.tcp = in, out
+		} else {
+			scoped.udp, open.udp = in, out
+		}
+	}
+	return scoped, open
 }
 
 // portSample is a handful of TCP and UDP ports.

@@ -278,6 +278,10 @@ func (l *loader) peers(path string, raw, networks map[string][]string, groups se
 				continue
 			}
 		}
+		if _, dup := out[peer]; dup {
+			l.keyErrorf(at, "%q is %s again", key, peer)
+			continue
+		}
 		if len(raw[key]) == 0 {
 			l.errorf(at, "empty: name networks or host groups, or leave %s out", key)
 			continue

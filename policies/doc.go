@@ -17,6 +17,7 @@
 //	rpc:                             # optional
 //	  range: 5000-5100               # restricted RPC range (KB 154596)
 //	  static: {ntds: 38901, netlogon: 38902, frs: 38903, dfsr: 5722}
+//	scenarios: [netbios]             # optional: turned on wherever a role has it
 //	services:                        # optional: the estate's own services
 //	  - id: contoso-erp
 //	    name: Contoso ERP
@@ -34,6 +35,7 @@
 //	    roles: [hyperv-host, cluster-node]
 //	    addresses: [10.30.0.0/24]
 //	    profile: [domain]
+//	    scenarios: [hyperv-replica]
 //
 // The keys of the top level:
 //
@@ -56,24 +58,36 @@
 //     Address ranges, zones (%eth0) and IPv4-mapped IPv6 are refused.
 //     Names use lower-case letters, digits, '.', '_' and '-'.
 //   - rpc: an estate that narrowed or pinned its RPC ports. range replaces
-//     the OS default dynamic range (KB 154596). static pins RPC interfaces to
-//     one port each (KB 224196, dfsrdiag StaticRPC); the interfaces are those
-//     the catalog declares: dfsr, frs, netlogon, ntds.
-//   - optional: true includes the entries that the catalog marks optional
-//     (NetBIOS where SMB suffices, and the like); they are left out, and the
-//     outputs say so, otherwise.
+//     the OS default dynamic range (KB 154596); it has at least 100 ports,
+//     as KB 154596 asks. static pins RPC interfaces to one port each (KB
+//     224196, dfsrdiag StaticRPC); the interfaces are those the catalog
+//     declares: dfsr, frs, netlogon, ntds. Each needs a port of its own
+//     (Netlogon logs event 5809 when it shares NTDS's), outside the
+//     restricted range (KB 154596), and not one the servers already serve
+//     (389, 88...). The range narrows RPC only: FTP's passive ports keep the
+//     OS's dynamic range.
+//   - scenarios: scenarios turned on for every host group whose roles have
+//     them (see Scenarios below); each must belong to some group's roles.
+//   - optional: true turns on every scenario of every group.
 //   - services: the estate's own services, as in the catalog: id (lower-case
 //     letters, digits, '.' and '-'), name, system_service, notes, ref (a list
 //     of {doc, section} citing documents of the catalog) and entries. An
 //     entry has a protocol (tcp, udp, icmpv4, icmpv6, gre, esp, ah), ports
 //     for tcp and udp (a number, a range 8000-8010, rpc-dynamic, a list of
 //     these, or several in one string separated by commas), an icmp_type for
-//     icmpv4 and icmpv6, a label, peers (clients, members or admins), and
-//     optional with why. A service with a catalog service's id is an error
-//     unless it says override: true, which replaces the catalog's. A service
-//     without ref cites the site policy.
-//   - roles: the estate's own roles: id, name, notes, services and override
-//     (as for services). services lists service ids of the policy or the
+//     icmpv4 and icmpv6, a label, peers (one or a list of clients, members,
+//     admins and role:<role id>, see Who may connect), scenario with why
+//     (the entry stays closed until that scenario is turned on; a scenario
+//     the catalog does not have is the policy's own), and optional with why
+//     (the same, with the scenario named after the service). A service with
+//     a catalog service's id is an error unless it says override: true,
+//     which replaces the catalog's. A service without ref cites the site
+//     policy. A peer that reaches an RPC port of the service (rpc-dynamic)
+//     also reaches its endpoint mapper, 135/tcp: fwgen adds it where the
+//     service does not list it, and says so.
+//   - roles: the estate's own roles: id, name, notes, services, members
+//     (group, the default, or site; see Who may connect) and override (as
+//     for services). services lists service ids of the policy or the
 //     catalog; a catalog role's name stands for all of that role's services
 //     (management brings winrm). A role's id cannot be another name (alias)
 //     of a catalog role.
@@ -93,19 +107,68 @@
 //   - addresses: the servers' addresses or prefixes, as in networks. Host
 //     firewall scripts need none; formats that filter traffic passing by
 //     (a forward chain) say so when they are missing.
-//   - peers: for each peer class (clients, members, admins), the names of the
-//     networks that may connect. A class left out may connect from any
-//     address, and the outputs say so; an empty list is an error. Members
-//     left out are the group's own addresses and those of every other group
-//     that holds one of its roles (other DCs, other cluster nodes).
+//   - peers: for each peer class (clients, members, admins), or for a role
+//     whose servers connect (rd-connection-broker), the names of the
+//     networks and host groups that may connect; see Who may connect. An
+//     empty list is an error, and so is a name that is both a network and a
+//     host group.
 //   - profile: Windows Firewall profiles (domain, private, public); all when
 //     left out.
+//   - scenarios: scenarios of the group's roles turned on for this group.
+//
+// # Who may connect
+//
+// Every port of the catalog names its peers, the computers that connect to
+// it, as Microsoft's documents describe them:
+//
+//   - clients: the computers and users the servers serve. A group that
+//     names none admits any address, and the outputs say so.
+//   - admins: administrators' workstations. They are computers of the
+//     estate too, so they reach every port clients reach, and besides the
+//     ports their tools use (ADWS 9389, VMConnect 2179, WinRM, the RPC of
+//     the DNS, DHCP and WINS consoles, and the endpoint mapper wherever they
+//     reach RPC ports). A group that names none admits the clients'
+//     networks as admins (or any address, when clients are not named
+//     either).
+//   - members: the other servers of the same role that the servers work
+//     with. Domain controllers reach each other on every port clients use
+//     plus replication (KB 179442), DNS servers transfer zones, WINS servers
+//     replicate, DHCP failover partners and WSUS servers synchronize, file
+//     servers replicate with DFS Replication: for these roles (fwgen roles
+//     shows members site) the members are the addresses of every host group
+//     of the policy that holds the role. The nodes of a failover cluster or
+//     Hyper-V hosts migrating virtual machines are members of their own
+//     host group only (members group), so two clusters never reach each
+//     other. A group that names members (networks or host groups) gets those
+//     instead.
+//   - the servers of another role: the RD Connection Broker connects to
+//     session hosts on RDP, SMB and RPC; session hosts to the RD license
+//     server and the broker; RD Web Access to the broker on 5504; Web
+//     Application Proxy servers to AD FS; the Windows Admin Center gateway
+//     to WinRM; Hyper-V hosts to a Replica server. These are the addresses
+//     of the host groups that hold that role, or the networks the group
+//     names under the role's id (peers: {rd-connection-broker: [brokers]}).
+//     When no group holds the role and the group names none, no rule admits
+//     them, and the group's notes say so. In quick mode they are the --from
+//     addresses.
+//
+// # Scenarios
+//
+// Microsoft documents some ports for ways of using a role that not every
+// deployment has: Hyper-V Replica, DFS Namespaces and DFS Replication on a
+// file server, WinRM over HTTPS, SQL Server named instances, NetBIOS
+// fallback, Active Directory over L2TP/IPsec, RPC over HTTPS, and others
+// ('fwgen roles' lists each role's). Their ports stay closed until the
+// scenario is turned on: --scenario in quick mode, scenarios for a host
+// group or the whole policy, or optional: true for all. Every output says
+// which scenarios were left out and what each would open.
 //
 // # Strictness and errors
 //
 // Load is strict: an unknown key is an error (with a did-you-mean for
 // typos), as are a value of the wrong type, a repeated key, a repeated name
-// or id, and a name that does not exist. Merge keys (<<) are refused; plain
+// or id, a name that does not exist, a scenario that none of the roles has,
+// and RPC settings that KB 154596 or KB 224196 call broken. Merge keys (<<) are refused; plain
 // aliases (*name) are allowed, within a budget of values that stops alias
 // bombs. Load reports every problem of a file in one ErrorList, sorted,
 // one per line, as

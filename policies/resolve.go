@@ -248,7 +248,12 @@ func (r *resolver) findSources(role *catalog.Role, peer Peer) ([]netip.Prefix, b
 	if id, isRole := peer.Role(); isRole {
 		return r.roleSources(id)
 	}
-	if peer != Members {
+	switch peer {
+	case Admins:
+		// Administrators work from client computers: left out, they are
+		// the clients, and reach only what a scope already admits.
+		return r.named(r.h.Peers[Clients]), true
+	case Clients:
 		return nil, true
 	}
 	var out []netip.Prefix

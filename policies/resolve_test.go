@@ -10,8 +10,9 @@ import (
 	"github.com/fwgen/fwgen/catalog"
 )
 
+// quick is the policy of quick mode's flags --role and --os.
 func quick(roles, oses []string) *Policy {
-	return &Policy{Name: "t", OS: oses, Hosts: []Host{{Name: "t", Roles: roles}}}
+	return Quick{Roles: roles, OS: oses}.Policy()
 }
 
 func resolve(t *testing.T, p *Policy) *Group {
@@ -202,13 +203,17 @@ func TestMembersAreGroupsWithTheSameRole(t *testing.T) {
 				t.Fatalf("clients of dcs-a: %s", SourcesKey(n.Sources))
 			}
 		case Admins:
-			if len(n.Sources) != 0 {
-				t.Fatalf("admins are unscoped, yet have sources %v", n.Sources)
+			if SourcesKey(n.Sources) != "10.10.0.0/16" {
+				t.Fatalf("admins left out should be the clients, yet have sources %v", n.Sources)
 			}
 		}
 	}
-	if !slices.ContainsFunc(g.Notes, func(s string) bool { return strings.HasPrefix(s, "admins may connect from any address") }) {
-		t.Errorf("notes do not say admins are unscoped: %v", g.Notes)
+	if slices.ContainsFunc(g.Notes, func(s string) bool { return strings.Contains(s, "any address") }) {
+		t.Errorf("notes say a peer is unscoped: %v", g.Notes)
+	}
+	b := rs.Groups[1]
+	if !slices.ContainsFunc(b.Notes, func(s string) bool { return strings.HasPrefix(s, "admins may connect from any address") }) {
+		t.Errorf("notes of dcs-b do not say admins are unscoped: %v", b.Notes)
 	}
 }
 
