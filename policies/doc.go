@@ -175,9 +175,9 @@
 //
 //	site.yaml:12:9: hosts[1].roles[0]: unknown role "dcc" (did you mean "dc"?)
 //
-// Problems of the file as a whole (empty, too big, not UTF-8 text, not
-// YAML) have one line of their own; a YAML syntax error names its line but
-// not a column, because the YAML parser does not say.
+// Problems of the file as a whole (empty, too big, not UTF-8 text) have one
+// line of their own; a YAML syntax error names its line and column and
+// shows that line, with a caret under the column.
 //
 // schema.json is the format as a JSON Schema, generated from the types Load
 // decodes into (go generate ./policies). A policy whose first line is

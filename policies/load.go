@@ -8,9 +8,12 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	goccy "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -201,7 +204,7 @@ func (l *loader) parse(data []byte) *yaml.Node {
 	doc, second, err := decodeDocs(data)
 	switch {
 	case err != nil:
-		l.syntaxError(err)
+		l.syntaxError(data, err)
 		return nil
 	case second > 0:
 		l.add(&Error{File: l.file, Line: second, Msg: "a policy is one YAML document; remove the second (---)"})
@@ -280,9 +283,13 @@ func (l *loader) errAtOffset(data []byte, off int, msg string) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError records a YAML parser error. The parser names a line but
-// not a column, so the error has none.
-func (l *loader) syntaxError(err error) {
+// syntaxError records a YAML syntax error at its line and column, with the
+// line itself and a caret under the column. The decoder (go.yaml.in/yaml/v3)
+// names a line, often the one before the mistake, and no column; goccy's
+// parser finds where the mistake is, so it explains the errors the decoder
+// found. Should it accept what the decoder refused, the decoder's own
+// message stands.
+func (l *loader) syntaxError(data []byte, err error) {
 	e := &Error{File: l.file, Msg: err.Error()}
 	if m := yamlLine.FindStringSubmatch(e.Msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -290,6 +297,44 @@ func (l *loader) syntaxError(err error) {
 	} else if len(e.Msg) > 6 && e.Msg[:6] == "yaml: " {
 		e.Msg = e.Msg[6:]
 	}
-	e.Msg = "YAML syntax: " + e.Msg
+	if line, col, msg, ok := syntaxPosition(data); ok {
+		e.Line, e.Col, e.Msg = line, col, msg
+	}
+	e.Msg = "YAML syntax: " + e.Msg + sourceExcerpt(data, e.Line, e.Col)
 	l.add(e)
+}
+
+// syntaxPosition asks goccy's YAML parser where the syntax error of data
+// is. A panic of the parser counts as no answer.
+func syntaxPosition(data []byte) (line, col int, msg string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_, err := goccyparser.ParseBytes(data, 0)
+	var se *goccy.SyntaxError
+	if !errors.As(err, &se) || se.Token == nil || se.Token.Position == nil {
+		return 0, 0, "", false
+	}
+	return se.Token.Position.Line, se.Token.Position.Column, strings.ReplaceAll(se.Message, "\t", `\t`), true
+}
+
+// sourceExcerpt is the line of data that an error points at, with a caret
+// under its column, to follow the error's message.
+func sourceExcerpt(data []byte, line, col int) string {
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	text := strings.TrimRight(lines[line-1], "\r")
+	if utf8.RuneCountInString(text) > 120 {
+		return ""
+	}
+	prefix := fmt.Sprintf("    %d | ", line)
+	out := "\n" + prefix + strings.ReplaceAll(text, "\t", " ")
+	if col > 0 {
+		out += "\n" + strings.Repeat(" ", len(prefix)+col-1) + "^"
+	}
+	return out
 }

@@ -10,7 +10,7 @@ import (
 	"unicode"
 
 	"github.com/go-playground/validator/v10"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var (

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "fwgen: "+strings.ReplaceAll(err.Error(), "\n", "\nfwgen: "))
+	fmt.Fprintln(stderr, errorText(err))
 	var ue usageError
 	var unknown *catalog.UnknownError
 	var findings policies.ErrorList
@@ -47,6 +47,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitFindings
+}
+
+// errorText prefixes each line of an error with "fwgen: ", except the
+// indented lines that continue one (the source line under a YAML syntax
+// error).
+func errorText(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, " ") {
+			lines[i] = "fwgen: " + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // isCobraUsage recognises cobra's and pflag's own errors about the command
