@@ -93,6 +93,10 @@ type Entry struct {
 	// own yet (DHCP clients send from 0.0.0.0 or a link-local address).
 	// Why says so.
 	AnySource bool `yaml:"any_source"`
+	// Family limits the entry to one IP version, 4 or 6, for a protocol
+	// that exists in one (DHCP on 67 is IPv4's, DHCPv6 on 547 IPv6's); 0
+	// for both. ICMPv4 and ICMPv6 entries have theirs by protocol.
+	Family int `yaml:"family"`
 	// Scenario names the Scenario the entry belongs to: the entry is left
 	// out until that scenario is asked for.
 	Scenario string `yaml:"scenario"`
@@ -132,10 +136,14 @@ type Role struct {
 	// MembersSite for servers that replicate across the estate, such as
 	// domain controllers, or MembersGroup (the default) for servers that
 	// form one cluster with their own host group.
-	Members  MembersExtent `yaml:"members"`
-	Services []RoleService `yaml:"services"`
-	Notes    string        `yaml:"notes"`
-	Ref      []Citation    `yaml:"ref"`
+	Members MembersExtent `yaml:"members"`
+	// MembersAreClients says the role's members use each other as clients
+	// do, besides what the entries name members for: domain controllers
+	// reach each other on every port clients reach (KB 179442).
+	MembersAreClients bool          `yaml:"members_are_clients"`
+	Services          []RoleService `yaml:"services"`
+	Notes             string        `yaml:"notes"`
+	Ref               []Citation    `yaml:"ref"`
 }
 
 // RoleService is a service of a role, with what limits it in that role:

@@ -163,6 +163,9 @@ func (c *Catalog) checkEntry(where string, e Entry) []error {
 			add("peers %q: want clients, members, admins or role:<id>", p)
 		}
 	}
+	if e.Family != 0 && e.Family != 4 && e.Family != 6 {
+		add("family %d: want 4 or 6", e.Family)
+	}
 	if e.RPC != "" && len(e.Ports) == 0 {
 		add("rpc %q on an entry without ports", e.RPC)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,7 @@ var (
 
 // csvHeader names the CSV columns.
 var csvHeader = []string{"group", "role", "service", "service_name", "system_service", "protocol",
-	"ports", "icmp_type", "sources", "peers", "direction", "action", "scenario", "os_condition",
+	"ports", "icmp_type", "sources", "destinations", "peers", "direction", "action", "scenario", "os_condition",
 	"rpc", "labels", "notes", "reference"}
 
 func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
@@ -29,7 +30,7 @@ func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
 	_ = cw.Write(csvHeader)
 	for _, g := range rs.Groups {
 		for _, r := range g.ByService() {
-			_ = cw.Write(csvRow(g.Name, r))
+			_ = cw.Write(csvRow(g.Name, g.Addresses, r))
 		}
 	}
 	cw.Flush()
@@ -40,7 +41,10 @@ func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
 	return err
 }
 
-func csvRow(group string, r policies.ServiceRule) []string {
+// csvRow is a by-service rule as a row. Its destinations are the group's
+// servers, those of the rule's IP version for ICMP; "any" when the group
+// names none.
+func csvRow(group string, servers []netip.Prefix, r policies.ServiceRule) []string {
 	icmp := ""
 	if r.ICMPType != nil {
 		icmp = strconv.Itoa(*r.ICMPType)
@@ -49,12 +53,19 @@ func csvRow(group string, r policies.ServiceRule) []string {
 	if sources == "" {
 		sources = "any"
 	}
+	if fam := policies.ICMPFamily(r.Proto); fam != 0 {
+		servers = policies.OfFamily(servers, fam)
+	}
+	dests := policies.SourcesKey(servers)
+	if dests == "" {
+		dests = "any"
+	}
 	peers := make([]string, len(r.Peers))
 	for i, p := range r.Peers {
 		peers[i] = string(p)
 	}
 	return csvCells(group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
-		PortList(r.Ports), icmp, sources, strings.Join(peers, ","), "inbound", "allow",
+		PortList(r.Ports), icmp, sources, dests, strings.Join(peers, ","), "inbound", "allow",
 		strings.Join(r.Scenarios, ","), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
 		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs))
 }

@@ -50,7 +50,11 @@ type Format struct {
 	MinBuild int
 	MinOS    string
 	Instead  string
-	Emitter  Emitter
+	// Netfilter marks the Linux packet filter formats, whose --default-deny
+	// drops in each file: a site's file of one host group also holds the
+	// rules of the groups that share its servers (policies.Ruleset.ForGroup).
+	Netfilter bool
+	Emitter   Emitter
 }
 
 var formats []Format

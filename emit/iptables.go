@@ -10,9 +10,9 @@ import (
 )
 
 var (
-	_ = register(Format{Name: "iptables", Ext: "rules", Emitter: iptEmitter(4),
+	_ = register(Format{Name: "iptables", Ext: "rules", Netfilter: true, Emitter: iptEmitter(4),
 		Description: "IPv4 rules for iptables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD (named after the table)"})
-	_ = register(Format{Name: "ip6tables", Ext: "rules6", Emitter: iptEmitter(6),
+	_ = register(Format{Name: "ip6tables", Ext: "rules6", Netfilter: true, Emitter: iptEmitter(6),
 		Description: "IPv6 rules for ip6tables-restore --noflush, in chain FWGEN-INPUT or FWGEN-FORWARD (named after the table)"})
 )
 
@@ -99,12 +99,12 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 	var drops []iptRule
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
-		rules, err := t.group(g, dests[i])
+		rules, err := t.group(g, chain, dests[i])
 		if err != nil {
 			return nil, err
 		}
 		d.Rules = append(d.Rules, rules...)
-		if opts.DefaultDeny && chain == chainForward {
+		if opts.DefaultDeny && chain == chainForward && g.SharedWith == "" {
 			drops = append(drops, t.drops(g, dests[i])...)
 		}
 	}
@@ -143,7 +143,7 @@ func scopedIPv6(rs *policies.Ruleset, chain string) bool {
 		g := &rs.Groups[i]
 		dests, _ := groupDests(g, chain, len(rs.Groups))
 		for _, r := range g.ByScope() {
-			for _, f := range splitFamilies(r.Proto, r.Sources, dests) {
+			for _, f := range splitFamilies(ruleFamily(r), r.Sources, dests) {
 				if f.Family == 6 && len(f.Sources)+len(f.Dests) > 0 {
 					return true
 				}
@@ -200,14 +200,14 @@ func (t iptables) essentials(chain string, dests [][]netip.Prefix) []iptRule {
 
 // group writes a group's rules of this family: one line per source, server
 // address and multiport chunk, as iptables matches one address each.
-func (t iptables) group(g *policies.Group, dests []netip.Prefix) ([]iptRule, error) {
+func (t iptables) group(g *policies.Group, chain string, dests []netip.Prefix) ([]iptRule, error) {
 	var out []iptRule
 	for _, r := range g.ByScope() {
 		if err := linuxCheckPorts(g, r); err != nil {
 			return nil, err
 		}
 		var lines []string
-		for _, f := range splitFamilies(r.Proto, r.Sources, dests) {
+		for _, f := range splitFamilies(ruleFamily(r), r.Sources, ruleDests(r, chain, dests)) {
 			if f.Family != t.fam {
 				continue
 			}
@@ -231,7 +231,7 @@ func (t iptables) group(g *policies.Group, dests []netip.Prefix) ([]iptRule, err
 // none.
 func (t iptables) drops(g *policies.Group, dests []netip.Prefix) []iptRule {
 	r := iptRule{Notes: []string{oneLine("--default-deny: the rest of the traffic to host group " + g.Name)}}
-	for _, f := range splitFamilies("", nil, dests) {
+	for _, f := range splitFamilies(0, nil, dests) {
 		if f.Family != t.fam {
 			continue
 		}

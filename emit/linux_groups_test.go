@@ -55,7 +55,7 @@ func TestLinuxGroupsShareRouter(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s, %s: %v", g.table, f.name, err)
 					}
-					if diff := cmp.Diff(expectedFlows(g.rs, f.fam).Strings(), got.Strings()); diff != "" {
+					if diff := cmp.Diff(expectedFlows(g.rs, f.fam, opts.Chain).Strings(), got.Strings()); diff != "" {
 						t.Errorf("%s, %s: accepted flows (-want +got):\n%s", g.table, f.name, diff)
 					}
 				}

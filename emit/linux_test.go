@@ -178,7 +178,7 @@ func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) 
 	if err != nil {
 		t.Fatalf("%v\n%s", err, rules)
 	}
-	want := expectedFlows(rs, f.fam)
+	want := expectedFlows(rs, f.fam, opts.Chain)
 	if diff := cmp.Diff(want.Strings(), got.Strings()); diff != "" {
 		t.Errorf("accepted flows (-want from the Ruleset +got from the kernel):\n%s", diff)
 	}
@@ -194,7 +194,7 @@ func roundTrip(t *testing.T, f linuxFormat, rs *policies.Ruleset, opts Options) 
 // expectedFlows computes, from the needs alone, what the rules of a family
 // (0 for both) must accept: every need from each of its sources to each
 // server address, where the two can meet.
-func expectedFlows(rs *policies.Ruleset, fam family) fwtest.Flows {
+func expectedFlows(rs *policies.Ruleset, fam family, chain string) fwtest.Flows {
 	fs := fwtest.Flows{}
 	for _, g := range rs.Groups {
 		for _, n := range g.Needs {
@@ -202,17 +202,43 @@ func expectedFlows(rs *policies.Ruleset, fam family) fwtest.Flows {
 			if n.ICMPType != nil {
 				icmp = *n.ICMPType
 			}
+			dests := g.Addresses
+			if n.AnySource && chain != "forward" {
+				dests = nil // a host firewall admits DHCP's broadcasts
+			}
 			for _, s := range orAnyPrefix(n.Sources) {
-				for _, d := range orAnyPrefix(g.Addresses) {
-					if meets(n.Proto, fam, s, d) {
-						fs.Add(fwtest.Flow{Proto: n.Proto, ICMPType: icmp, Src: prefixOrAny(s), Dst: prefixOrAny(d)},
-							[]policies.PortRange{n.Ports})
+				for _, d := range orAnyPrefix(dests) {
+					if !meets(n.Proto, fam, s, d) || !inFamily(n.Family, fam, s, d) {
+						continue
 					}
+					src := prefixOrAny(s)
+					if src == "" && n.Family != 0 && fam == 0 && policies.ICMPFamily(n.Proto) == 0 && !d.IsValid() {
+						src = fwtest.AnyOf(n.Family) // nft's meta nfproto
+					}
+					fs.Add(fwtest.Flow{Proto: n.Proto, ICMPType: icmp, Src: src, Dst: prefixOrAny(d)},
+						[]policies.PortRange{n.Ports})
 				}
 			}
 		}
 	}
 	return fs.Normalize()
+}
+
+// inFamily reports whether a need of IP version need (0 for both) can flow
+// from s to d in a file of family fam (0 for both).
+func inFamily(need int, fam family, s, d netip.Prefix) bool {
+	if need == 0 {
+		return true
+	}
+	if fam != 0 && int(fam) != need {
+		return false
+	}
+	for _, p := range []netip.Prefix{s, d} {
+		if p.IsValid() && int(familyOf(p)) != need {
+			return false
+		}
+	}
+	return true
 }
 
 // orAnyPrefix gives the prefixes, or one invalid prefix standing for any.

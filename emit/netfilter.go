@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -54,6 +55,23 @@ func groupDests(g *policies.Group, chain string, groups int) ([]netip.Prefix, er
 	return nil, nil
 }
 
+// ruleFamily is the IP version a scope rule is limited to: its own (DHCP,
+// DHCPv6) or its protocol's (ICMPv4, ICMPv6); 0 for both.
+func ruleFamily(r policies.ScopeRule) family {
+	return family(cmp.Or(r.Family, policies.ICMPFamily(r.Proto)))
+}
+
+// ruleDests returns the destinations a scope rule matches: the group's,
+// but any address on a host firewall for a rule of senders without an
+// address (DHCP), which send to a broadcast or multicast address. A router
+// forwards such traffic only from a relay agent, to the servers.
+func ruleDests(r policies.ScopeRule, chain string, dests []netip.Prefix) []netip.Prefix {
+	if r.AnySource && chain == chainInput {
+		return nil
+	}
+	return dests
+}
+
 // groupsDests returns the destinations of every group, in order (see
 // groupDests). It refuses a group none of whose rules can meet its
 // servers: the chain would have nothing for it, and under --default-deny
@@ -86,7 +104,7 @@ func groupsDests(rs *policies.Ruleset, chain string) ([][]netip.Prefix, error) {
 func familyGaps(g *policies.Group, dests []netip.Prefix) []policies.ScopeRule {
 	var gaps []policies.ScopeRule
 	for _, r := range g.ByScope() {
-		if len(splitFamilies("", r.Sources, dests)) == 0 {
+		if len(splitFamilies(0, r.Sources, dests)) == 0 {
 			gaps = append(gaps, r)
 		}
 	}
@@ -117,7 +135,7 @@ func essentialScope(chain string, dests [][]netip.Prefix) []famRule {
 	if chain == chainInput {
 		return []famRule{{}}
 	}
-	return splitFamilies("", nil, slices.Concat(dests...))
+	return splitFamilies(0, nil, slices.Concat(dests...))
 }
 
 // family is an IP version, 4 or 6.
@@ -132,12 +150,13 @@ type famRule struct {
 
 // splitFamilies splits a rule by address family, as iptables and the
 // address matches of nftables need: an IPv4 source never meets an IPv6
-// destination, and ICMP belongs to one family. A family is left out when the
+// destination, and a rule of one family (ICMP, DHCP) has no other; only is
+// that family, or 0. A family is left out when the
 // rule names addresses, but none of that family, so nothing is widened.
-func splitFamilies(proto policies.Proto, sources, dests []netip.Prefix) []famRule {
+func splitFamilies(only family, sources, dests []netip.Prefix) []famRule {
 	var out []famRule
 	for _, f := range []family{4, 6} {
-		if (proto == policies.ICMPv4 && f == 6) || (proto == policies.ICMPv6 && f == 4) {
+		if only != 0 && f != only {
 			continue
 		}
 		src, okSrc := ofFamily(sources, f)
@@ -242,6 +261,10 @@ func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []s
 	h := []string{fmt.Sprintf("fwgen: policy %s (%s), inbound rules for the %s chain", rs.Policy, rs.Source, chain)}
 	for i, g := range rs.Groups {
 		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), osNameList(g.OS)))
+		if g.SharedWith != "" {
+			h = append(h, fmt.Sprintf("  shares these servers with host group %s: its rules for them are in this file too, so that "+
+				"--default-deny here drops nothing that %s's own file accepts", g.SharedWith, g.Name))
+		}
 		servers := "any address of this host"
 		if len(g.Addresses) > 0 {
 			servers = policies.SourcesKey(g.Addresses)

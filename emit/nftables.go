@@ -9,7 +9,7 @@ import (
 	"github.com/fwgen/fwgen/policies"
 )
 
-var _ = register(Format{Name: "nftables", Ext: "nft", Emitter: EmitFunc(emitNftables),
+var _ = register(Format{Name: "nftables", Ext: "nft", Netfilter: true, Emitter: EmitFunc(emitNftables),
 	Description: "a file for nft -f: its own inet table, replaced atomically on every load, with named sets"})
 
 // nftCommentMax is the longest rule comment nft accepts, in bytes.
@@ -65,10 +65,10 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 	var drops []nftRule
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
-		if err := b.group(g, dests[i]); err != nil {
+		if err := b.group(g, chain, dests[i]); err != nil {
 			return nil, err
 		}
-		if opts.DefaultDeny && chain == chainForward {
+		if opts.DefaultDeny && chain == chainForward && g.SharedWith == "" {
 			drops = append(drops, b.drops(g, dests[i])...)
 		}
 	}
@@ -127,7 +127,7 @@ type nftBuilder struct {
 
 // group adds a group's rules: one per scope rule and address family, or
 // one for both families when the rule names no address.
-func (b *nftBuilder) group(g *policies.Group, dests []netip.Prefix) error {
+func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.Prefix) error {
 	b.prefix = b.unique(nftIdent(g.Name))
 	srcSets := map[string]int{} // sources key → number in the set names
 	protoSets := map[policies.Proto]int{}
@@ -145,15 +145,19 @@ func (b *nftBuilder) group(g *policies.Group, dests []netip.Prefix) error {
 			srcSets[key] = len(srcSets) + 1
 		}
 		src := fmt.Sprintf("%s_src%d", b.prefix, srcSets[key])
-		fams := splitFamilies(r.Proto, r.Sources, dests)
+		dests := ruleDests(r, chain, groupDests)
+		fams := splitFamilies(ruleFamily(r), r.Sources, dests)
 		if len(fams) == 2 && len(r.Sources) == 0 && len(dests) == 0 {
 			fams = []famRule{{}} // no address to match: one rule serves both families
 		}
 		note := []string{linuxNote(r)}
 		for _, f := range fams {
+			text := b.addrMatch(f.Family, "saddr", src, f.Sources) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests)
+			if text == "" && r.Family != 0 && r.ICMPType == nil {
+				text = map[int]string{4: "meta nfproto ipv4 ", 6: "meta nfproto ipv6 "}[r.Family]
+			}
 			b.d.Rules = append(b.d.Rules, nftRule{Notes: note,
-				Text: b.addrMatch(f.Family, "saddr", src, f.Sources) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests) +
-					nftProtoMatch(r, ports) + " accept comment " + nftString(linuxComment(r))})
+				Text: text + nftProtoMatch(r, ports) + " accept comment " + nftString(linuxComment(r))})
 			note = nil
 		}
 	}
@@ -174,7 +178,7 @@ func linuxCheckPorts(g *policies.Group, r policies.ScopeRule) error {
 // router keeps forwarding everything else.
 func (b *nftBuilder) drops(g *policies.Group, dests []netip.Prefix) []nftRule {
 	var out []nftRule
-	for _, f := range splitFamilies("", nil, dests) {
+	for _, f := range splitFamilies(0, nil, dests) {
 		out = append(out, nftRule{Text: b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests) +
 			"drop comment " + nftString("default deny: host group "+g.Name)})
 	}

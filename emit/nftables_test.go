@@ -253,7 +253,7 @@ func TestSplitFamilies(t *testing.T) {
 		{policies.GRE, both, both, []family{4, 6}},
 	} {
 		var got []family
-		for _, f := range splitFamilies(c.proto, c.src, c.dst) {
+		for _, f := range splitFamilies(family(policies.ICMPFamily(c.proto)), c.src, c.dst) {
 			got = append(got, f.Family)
 		}
 		if len(got) != len(c.want) || (len(got) > 0 && got[0] != c.want[0]) || (len(got) > 1 && got[1] != c.want[1]) {

@@ -110,6 +110,11 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
 					Sources: r.Sources, Locals: locals, Profiles: profiles}
+				if r.AnySource {
+					// DHCP clients broadcast: the rule cannot name the
+					// servers' own addresses.
+					w.Locals = nil
+				}
 				w.Name, err = names.name(hostGroup, r, p.kind)
 				if err != nil {
 					return nil, err
@@ -140,11 +145,13 @@ func winScopeKey(r policies.ServiceRule) string {
 // a script for several: its name, for the rules' names, and its servers'
 // addresses, which each rule's local addresses must be, or the group's
 // ports would open on every server that runs the script. A script for one
-// group needs neither.
+// group needs no name, and its rules' local addresses are the group's
+// servers when it names them: a GPO that reaches more servers than the
+// group's opens nothing on the others.
 func winLocals(g *policies.Group, groups int) (hostGroup string, locals []netip.Prefix, err error) {
 	switch {
 	case groups == 1:
-		return "", nil, nil
+		return "", g.Addresses, nil
 	case len(g.Addresses) == 0:
 		return "", nil, fmt.Errorf("host group %q: with %d host groups in one script, each needs its servers' addresses (hosts[].addresses), or one group's ports would open on the others", g.Name, groups)
 	}
@@ -437,7 +444,11 @@ func winGroupHeader(g *policies.Group) []string {
 func scenarioLines(g *policies.Group) []string {
 	var on, off []string
 	for _, s := range g.Scenarios {
-		item := fmt.Sprintf("%s (%s: %s)", s.ID, s.Name, strings.Join(s.Ports, ", "))
+		ports := strings.Join(s.Ports, ", ")
+		if ports == "" {
+			ports = "nothing on these servers' versions"
+		}
+		item := fmt.Sprintf("%s (%s: %s)", s.ID, s.Name, ports)
 		if s.On {
 			on = append(on, item)
 		} else {

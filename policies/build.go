@@ -192,9 +192,12 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 		own.add(r.ID)
 	}
 	roleNames := append(slices.Sorted(maps.Keys(own)), l.names.roleList...)
-	groups := set{}
+	groups, bare := set{}, set{}
 	for _, rh := range raw.Hosts {
 		groups.add(rh.Name)
+		if len(rh.Addresses) == 0 {
+			bare.add(rh.Name)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(raw.Networks)) {
 		if groups[name] {
@@ -206,12 +209,19 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 		l.errorf("hosts", "%d host groups; a policy has at most %d: split the estate into several sites", len(raw.Hosts), MaxHosts)
 		return nil
 	}
+	slugs := map[string]int{}
 	for i, rh := range raw.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
 		if j, dup := first[rh.Name]; dup && rh.Name != "" {
 			l.errorf(path+".name", "%q is already the name of hosts[%d]", rh.Name, j)
 		} else {
 			first[rh.Name] = i
+			if j, dup := slugs[GroupSlug(rh.Name)]; dup && rh.Name != "" {
+				l.errorf(path+".name", "%q and hosts[%d]'s %q would name the same firewall objects (%s: nftables table, "+
+					"iptables chains, Windows rule names): rename one", rh.Name, j, raw.Hosts[j].Name, GroupSlug(rh.Name))
+			} else {
+				slugs[GroupSlug(rh.Name)] = i
+			}
 		}
 		h := Host{Name: rh.Name, Roles: l.hostRoles(path+".roles", rh.Roles, own, roleNames)}
 		h.OS = l.osList(path+".os", rh.OS)
@@ -219,7 +229,8 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 			l.errorf(path, "no OS versions: give the group an os list, or the policy a default one")
 		}
 		h.Addresses = l.prefixes(path+".addresses", rh.Addresses)
-		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks, groups, targets, own)
+		h.Peers = l.peers(path+".peers", rh.Peers, raw.Networks, groups, bare, targets, own)
+		l.usedRolePeers(path+".peers", h, p)
 		h.Profiles = l.profiles(path+".profile", rh.Profile)
 		h.Scenarios = l.hostScenarios(path+".scenarios", rh.Scenarios, h.Roles, p)
 		out = append(out, h)
@@ -257,7 +268,7 @@ var peerClasses = []string{string(Clients), string(Members), string(Admins)}
 // peers checks a host group's peers, each a peer class (clients, members,
 // admins) or a role whose servers connect (rd-connection-broker), and the
 // networks and host groups they name.
-func (l *loader) peers(path string, raw, networks map[string][]string, groups set, targets []string, own set) map[Peer][]string {
+func (l *loader) peers(path string, raw, networks map[string][]string, groups, bare set, targets []string, own set) map[Peer][]string {
 	if raw == nil {
 		return nil
 	}
@@ -286,12 +297,12 @@ func (l *loader) peers(path string, raw, networks map[string][]string, groups se
 			l.errorf(at, "empty: name networks or host groups, or leave %s out", key)
 			continue
 		}
-		out[peer] = l.peerNames(at, raw[key], networks, groups, targets)
+		out[peer] = l.peerNames(at, raw[key], networks, groups, bare, targets)
 	}
 	return out
 }
 
-func (l *loader) peerNames(path string, in []string, networks map[string][]string, groups set, targets []string) []string {
+func (l *loader) peerNames(path string, in []string, networks map[string][]string, groups, bare set, targets []string) []string {
 	var out []string
 	seen := set{}
 	for i, name := range in {
@@ -308,11 +319,68 @@ func (l *loader) peerNames(path string, in []string, networks map[string][]strin
 			l.errorf(at, "unknown network or host group %q%s", name, didYouMean(name, targets))
 		case !seen.add(name):
 			l.errorf(at, "%q is listed twice", name)
+		case bare[name]:
+			l.errorf(at, "host group %q has no addresses, so it cannot scope a peer: give it addresses, or name a network", name)
 		default:
 			out = append(out, name)
 		}
 	}
 	return out
+}
+
+// usedRolePeers refuses a peer key naming a role whose servers connect to
+// none of the group's entries: the networks named there would open nothing.
+func (l *loader) usedRolePeers(path string, h Host, p *Policy) {
+	c := l.withPolicy(p)
+	if c == nil {
+		return
+	}
+	var used []string
+	for _, id := range h.Roles {
+		r, err := c.Role(id)
+		if err != nil {
+			continue
+		}
+		for _, rs := range r.Services {
+			svc, err := c.Service(rs.ID)
+			if err != nil {
+				continue
+			}
+			for _, e := range svc.Entries {
+				for _, peer := range e.Peers {
+					if id, ok := peer.Role(); ok && !slices.Contains(used, id) {
+						used = append(used, id)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(used)
+	for peer := range h.Peers {
+		id, ok := peer.Role()
+		if !ok || slices.Contains(used, id) {
+			continue
+		}
+		which := "none"
+		if len(used) > 0 {
+			which = strings.Join(used, ", ")
+		}
+		l.keyErrorf(joinKey(path, l.peerKey(path, id)), "the servers of role %s connect to none of the group's ports; "+
+			"the roles whose servers do: %s", id, which)
+	}
+}
+
+// peerKey finds the key of the policy that names role id under path: the
+// id itself or one of its aliases.
+func (l *loader) peerKey(path, id string) string {
+	for p := range l.keys {
+		if key, ok := strings.CutPrefix(p, path+"."); ok && !strings.ContainsAny(key, ".[") {
+			if r := l.names.role(key); key == id || (r != nil && r.ID == id) {
+				return key
+			}
+		}
+	}
+	return id
 }
 
 // hostScenarios checks the scenarios a host group turns on: each exists
@@ -370,9 +438,9 @@ func (l *loader) scenarioProblem(id string, have []string, whose string) string 
 		return fmt.Sprintf("unknown scenario %q%s; 'fwgen roles' lists each role's scenarios", id, didYouMean(id, ids))
 	}
 	if len(have) == 0 {
-		return fmt.Sprintf("scenario %q is not one of %s, which have none", id, whose)
+		return fmt.Sprintf("%q is not a scenario of %s, which have none", id, whose)
 	}
-	return fmt.Sprintf("scenario %q is not one of %s: %s", id, whose, strings.Join(have, ", "))
+	return fmt.Sprintf("%q is not a scenario of %s; theirs are %s", id, whose, strings.Join(have, ", "))
 }
 
 // ownScenario reports whether an entry of the policy's own services names

@@ -17,6 +17,7 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 		r.g.Omitted = append(r.g.Omitted, Omission{Role: role.ID, Service: svc.ID, Proto: e.Protocol,
 			Ports: strings.Join(e.Ports, ","), Label: e.Label, Reason: reason})
 	}
+	scenarios := nonEmpty(rs.Scenario, e.Scenario)
 	var osReasons []string
 	for _, c := range []struct {
 		when *catalog.Condition
@@ -27,18 +28,24 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 		}
 		ok, why := r.holds(c.when)
 		if !ok {
-			omit(fmt.Sprintf("not needed for this OS mix: %s (%s)", c.why, why))
+			reason := fmt.Sprintf("not needed for this OS mix: %s (%s)", c.why, why)
+			omit(reason)
+			for _, sc := range scenarios {
+				r.scenarioMissed(sc, role.ID, reason)
+			}
 			return
 		}
 		osReasons = append(osReasons, fmt.Sprintf("%s (%s)", c.why, why))
 	}
-	scenarios := nonEmpty(rs.Scenario, e.Scenario)
 	on := true
 	for _, sc := range scenarios {
 		on = on && r.scenarioOn(sc)
 	}
 	for _, sc := range scenarios {
-		r.scenarioPorts(sc, role.ID, e, on)
+		// A scenario's state is its own: dfsn's NetBIOS entries belong to
+		// dfs-namespaces and netbios, and opening them needs both, but
+		// dfs-namespaces is on when it was asked for.
+		r.scenarioPorts(sc, role.ID, e, r.scenarioOn(sc), on)
 	}
 	if !on {
 		return
@@ -46,8 +53,8 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 	base := Need{Role: role.ID, Service: svc.ID, ServiceName: svc.Name, SystemService: svc.SystemService,
 		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Optional: len(scenarios) > 0,
 		Scenarios: scenarios, OSReason: strings.Join(osReasons, "; "), Notes: svc.Notes,
-		Refs: r.refs(svc, e, rs.Ref)}
-	for _, peer := range entryPeers(e) {
+		Refs: r.refs(svc, e, rs.Ref), Family: cmp.Or(ICMPFamily(e.Protocol), e.Family)}
+	for _, peer := range entryPeers(role, e) {
 		n := base
 		n.Peer = peer
 		src, ok := r.sources(role, peer)
@@ -55,6 +62,12 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 			id, _ := peer.Role()
 			r.absent[id] = addUnique(r.absent[id], svc.ID)
 			continue
+		}
+		if fam := n.Family; fam != 0 && len(src) > 0 {
+			// ICMPv4 comes from IPv4 addresses only, ICMPv6 from IPv6 ones.
+			if src = OfFamily(src, fam); len(src) == 0 {
+				continue // the peer has no address that sends this protocol
+			}
 		}
 		n.Sources = src
 		if e.AnySource {
@@ -67,11 +80,16 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 
 // entryPeers are an entry's peers, with admins after clients: an
 // administrator's workstation is a computer of the estate like any other,
-// and needs what clients need besides what its tools do.
-func entryPeers(e catalog.Entry) []Peer {
+// and needs what clients need besides what its tools do. The members of a
+// role whose members are each other's clients (domain controllers) come
+// after clients too.
+func entryPeers(role *catalog.Role, e catalog.Entry) []Peer {
 	peers := slices.Clone([]Peer(e.Peers))
 	if e.Peers.Has(Clients) && !e.Peers.Has(Admins) {
 		peers = append(peers, Admins)
+	}
+	if e.Peers.Has(Clients) && role.MembersAreClients && !e.Peers.Has(Members) {
+		peers = append(peers, Members)
 	}
 	return peers
 }
@@ -235,9 +253,26 @@ func (r *resolver) scenarioOn(id string) bool {
 	return r.p.Optional || slices.Contains(r.p.Scenarios, id) || slices.Contains(r.h.Scenarios, id)
 }
 
-// scenarioPorts records that scenario id of role opens (or, when it is
-// off, would open) the ports of entry e.
-func (r *resolver) scenarioPorts(id, role string, e catalog.Entry, on bool) {
+// scenarioPorts records that scenario id of role is on or off, and that
+// it opens (or, off, would open) the ports of entry e: opens tells whether
+// the entry's ports are open, which needs all of its scenarios on.
+func (r *resolver) scenarioPorts(id, role string, e catalog.Entry, on, opens bool) {
+	st := r.scenarioState(id, role, on)
+	if on == opens {
+		st.Ports = addUnique(st.Ports, entryPortText(e))
+	}
+}
+
+// scenarioMissed records that an entry of scenario id was left out for the
+// OS mix, so that a scenario asked for that opens nothing says why.
+func (r *resolver) scenarioMissed(id, role, reason string) {
+	r.scenarioState(id, role, r.scenarioOn(id))
+	if _, ok := r.missed[id]; !ok {
+		r.missed[id] = reason
+	}
+}
+
+func (r *resolver) scenarioState(id, role string, on bool) *ScenarioState {
 	st := r.scenarios[id]
 	if st == nil {
 		st = &ScenarioState{ID: id, Name: id, On: on}
@@ -253,9 +288,8 @@ func (r *resolver) scenarioPorts(id, role string, e catalog.Entry, on bool) {
 		}
 		r.scenarios[id] = st
 	}
-	st.On = st.On && on
 	st.Roles = addUnique(st.Roles, role)
-	st.Ports = addUnique(st.Ports, entryPortText(e))
+	return st
 }
 
 // entryPortText names what an entry opens: "80/tcp", "rpc-dynamic/tcp",
@@ -270,11 +304,15 @@ func entryPortText(e catalog.Entry) string {
 	return strings.Join(e.Ports, ",") + "/" + string(e.Protocol)
 }
 
-// scenarioList returns the group's scenarios, sorted by id.
+// scenarioList returns the group's scenarios, sorted by id, and notes
+// those asked for that open nothing on these servers.
 func (r *resolver) scenarioList() []ScenarioState {
 	var out []ScenarioState
 	for _, st := range r.scenarios {
 		slices.Sort(st.Roles)
+		if st.On && len(st.Ports) == 0 {
+			r.note(fmt.Sprintf("scenario %s is on but opens nothing on these servers: %s", st.ID, r.missed[st.ID]))
+		}
 		out = append(out, *st)
 	}
 	slices.SortFunc(out, func(a, b ScenarioState) int { return cmp.Compare(a.ID, b.ID) })
@@ -321,4 +359,27 @@ func unionPrefixes(lists ...[]netip.Prefix) []netip.Prefix {
 		all = append(all, l...)
 	}
 	return sortPrefixes(all)
+}
+
+// ICMPFamily is the IP version of an ICMP protocol: 4 for icmpv4, 6 for
+// icmpv6, and 0 for the other protocols, which both versions carry.
+func ICMPFamily(p Proto) int {
+	switch p {
+	case ICMPv4:
+		return 4
+	case ICMPv6:
+		return 6
+	}
+	return 0
+}
+
+// OfFamily keeps the prefixes of IP version fam (4 or 6).
+func OfFamily(ps []netip.Prefix, fam int) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range ps {
+		if (fam == 4) == p.Addr().Is4() {
+			out = append(out, p)
+		}
+	}
+	return out
 }

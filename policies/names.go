@@ -91,3 +91,24 @@ func (s suggestion) String() string {
 	}
 	return ""
 }
+
+// GroupSlug is the form of a host group name that firewall objects take
+// (nftables tables and sets, iptables chains, Windows rule names): every
+// run of '.', '_' and '-' becomes one '-'. Two groups whose names have the
+// same slug are an error, so that no two groups share an object.
+func GroupSlug(name string) string {
+	var b strings.Builder
+	sep := false
+	for _, r := range name {
+		if r == '.' || r == '_' || r == '-' {
+			sep = true
+			continue
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -307,13 +307,22 @@ func TestCheckRPC(t *testing.T) {
 		{"inside range", RPCOptions{Range: rng(5000, 5100), Static: map[string]uint16{"ntds": 5050}},
 			[]string{"static.ntds: ntds=5050 is inside the restricted RPC range 5000-5100"}},
 		{"served port", RPCOptions{Static: map[string]uint16{"netlogon": 88}},
-			[]string{"static.netlogon: netlogon=88 is already a port of ad (Kerberos), kdc (Kerberos)"}},
+			[]string{"static.netlogon: netlogon=88 is already the port of ad (Kerberos), kdc (Kerberos) on the servers of dc"}},
 		{"another interface's own port", RPCOptions{Static: map[string]uint16{"ntds": 5722}},
-			[]string{"static.ntds: ntds=5722 is already a port of ad (RPC, DFSR (SYSVOL))"}},
+			[]string{"static.ntds: ntds=5722 is already the port of ad (RPC, DFSR (SYSVOL))"}},
+		{"range over served ports", RPCOptions{Range: rng(100, 300)},
+			[]string{"range: 100-300 holds ports the servers listen on (135/tcp of ad (RPC)"}},
+		{"unused interface", RPCOptions{Static: map[string]uint16{"dfsr": 38904}},
+			[]string{"static.dfsr: no service of the roles dc uses"}},
 	}
 	for _, tt := range tests {
 		var got []string
-		for _, pr := range CheckRPC(tt.o, []string{"dc"}, c) {
+		roles := []string{"dc"}
+		if tt.name == "unused interface" {
+			roles = []string{"web"}
+			tt.want = []string{"static.dfsr: no service of the roles web uses the RPC interface dfsr"}
+		}
+		for _, pr := range CheckRPC(tt.o, roles, c) {
 			got = append(got, pr.Field+": "+pr.Msg)
 		}
 		joined := strings.Join(got, "\n")

@@ -85,11 +85,16 @@ type resolver struct {
 	// 929851), which the os-ephemeral symbol stands for.
 	ephemeral []PortRange
 	scenarios map[string]*ScenarioState
+	// missed says why a scenario's first entry left out for the OS mix was.
+	missed map[string]string
 	// sourceCache holds the sources of each (role, peer), worked out once.
 	sourceCache map[sourceKey]sourceResult
 	// absent lists, for each role whose servers would connect but that no
 	// host group holds, the services they would connect to.
 	absent map[string][]string
+	// anyWhy says why a peer may connect from any address, where the
+	// reason is not that the policy names no networks for it.
+	anyWhy map[Peer]string
 }
 
 type sourceKey struct {
@@ -103,8 +108,9 @@ type sourceResult struct {
 }
 
 func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
-	r := &resolver{p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{},
-		sourceCache: map[sourceKey]sourceResult{}, absent: map[string][]string{}}
+	r := &resolver{p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{}, missed: map[string]string{},
+		sourceCache: map[sourceKey]sourceResult{}, absent: map[string][]string{},
+		anyWhy: map[Peer]string{}}
 	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles}
 	if err := r.osMix(); err != nil {
 		return nil, err
@@ -256,36 +262,54 @@ func (r *resolver) findSources(role *catalog.Role, peer Peer) ([]netip.Prefix, b
 	case Clients:
 		return nil, true
 	}
-	var out []netip.Prefix
+	var holders []*Host
 	for i := range r.p.Hosts {
 		other := &r.p.Hosts[i]
 		if other.Name == r.h.Name || (role.Members == catalog.MembersSite && r.holdsRole(other, role.ID)) {
-			out = append(out, other.Addresses...)
+			holders = append(holders, other)
 		}
 	}
-	return sortPrefixes(out), true
+	return r.holderAddresses(peer, "members of role "+role.ID, holders), true
 }
 
 // roleSources are the addresses of the host groups that hold role id: in
 // quick mode, where no group does, the addresses the clients come from.
 func (r *resolver) roleSources(id string) ([]netip.Prefix, bool) {
-	var out []netip.Prefix
-	found := false
+	var holders []*Host
 	for i := range r.p.Hosts {
 		if other := &r.p.Hosts[i]; r.holdsRole(other, id) {
-			found = true
-			out = append(out, other.Addresses...)
+			holders = append(holders, other)
 		}
 	}
 	switch {
-	case found && len(out) == 0:
-		r.note(fmt.Sprintf("the servers of role %s may connect from any address: the host groups that hold it have no addresses", id))
-	case !found && r.p.Quick:
+	case len(holders) == 0 && r.p.Quick:
 		return r.named(r.h.Peers[Clients]), true
-	case !found:
+	case len(holders) == 0:
 		return nil, false
 	}
-	return sortPrefixes(out), true
+	return r.holderAddresses(catalog.RolePeer(id), "the servers of role "+id, holders), true
+}
+
+// holderAddresses are the addresses of the host groups that are a peer.
+// Groups without addresses cannot be scoped: the note says which are left
+// out, or, when none has addresses, that the peer may connect from any.
+func (r *resolver) holderAddresses(peer Peer, what string, holders []*Host) []netip.Prefix {
+	var out []netip.Prefix
+	var bare []string
+	for _, h := range holders {
+		if len(h.Addresses) == 0 {
+			bare = append(bare, h.Name)
+		}
+		out = append(out, h.Addresses...)
+	}
+	switch {
+	case len(bare) > 0 && len(out) == 0 && !(len(holders) == 1 && holders[0] == r.h):
+		r.anyWhy[peer] = fmt.Sprintf("host group %s has no addresses (hosts[].addresses)", strings.Join(bare, ", "))
+	case len(bare) > 0 && len(out) > 0:
+		r.note(fmt.Sprintf("%s leave out host group %s, which has no addresses (hosts[].addresses)",
+			what, strings.Join(bare, ", ")))
+	}
+	return sortPrefixes(out)
 }
 
 // absentNotes say, once per role, that the servers of a role would
@@ -382,7 +406,11 @@ func (r *resolver) openNotes() {
 		if id, ok := peer.Role(); ok {
 			what = "the servers of role " + id
 		}
-		r.note(fmt.Sprintf("%s may connect from any address: the policy gives no addresses for them", what))
+		why := "the policy gives no addresses for them"
+		if w, ok := r.anyWhy[peer]; ok {
+			why = w
+		}
+		r.note(fmt.Sprintf("%s may connect from any address: %s", what, why))
 	}
 }
 

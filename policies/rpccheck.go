@@ -40,28 +40,33 @@ func CheckRPC(o RPCOptions, roleIDs []string, c *catalog.Catalog) []RPCProblem {
 				"%s has %d ports: KB 154596 asks for at least %d, since several system services rely on the RPC ports",
 				r, n, minRPCRange)})
 		}
+		if taken := portsIn(fixedPorts(roleIDs, c), *r, "", true); len(taken) > 0 {
+			out = append(out, RPCProblem{"range", fmt.Sprintf(
+				"%s holds ports the servers listen on (%s): RPC would hand them out too; "+
+					"KB 154596 suggests a range above 5000", r, strings.Join(taken, ", "))})
+		}
 	}
-	fixed := fixedPorts(roleIDs, c)
 	byPort := map[uint16][]string{}
 	for _, iface := range slices.Sorted(maps.Keys(o.Static)) {
 		port := o.Static[iface]
 		byPort[port] = append(byPort[port], iface)
 		field := "static." + iface
+		holders := interfaceRoles(iface, roleIDs, c)
+		if len(holders) == 0 {
+			out = append(out, RPCProblem{field, fmt.Sprintf(
+				"no service of the roles %s uses the RPC interface %s, so the pin would do nothing",
+				strings.Join(roleIDs, ", "), iface)})
+			continue
+		}
 		if r := o.Range; r != nil && r.Contains(port) {
 			out = append(out, RPCProblem{field, fmt.Sprintf(
 				"%s=%d is inside the restricted RPC range %s, where RPC hands the port to other services: "+
 					"KB 154596 says to choose server ports outside the range", iface, port, r)})
 		}
-		var others []string
-		for _, ow := range fixed[port] {
-			if ow.iface != iface {
-				others = append(others, ow.what)
-			}
-		}
-		if len(others) > 0 {
+		if taken := portsIn(fixedPorts(holders, c), PortRange{From: port, To: port}, iface, false); len(taken) > 0 {
 			out = append(out, RPCProblem{field, fmt.Sprintf(
-				"%s=%d is already a port of %s on these servers: pin the interface to an available port (KB 224196)",
-				iface, port, strings.Join(others, ", "))})
+				"%s=%d is already the port of %s on the servers of %s: pin the interface to an available port (KB 224196)",
+				iface, port, strings.Join(taken, ", "), strings.Join(holders, ", "))})
 		}
 	}
 	for _, port := range slices.Sorted(maps.Keys(byPort)) {
@@ -74,6 +79,51 @@ func CheckRPC(o RPCOptions, roleIDs []string, c *catalog.Catalog) []RPCProblem {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b RPCProblem) int { return strings.Compare(a.Field, b.Field) })
+	return out
+}
+
+// interfaceRoles are the roles of roleIDs with a service that has RPC
+// interface iface.
+func interfaceRoles(iface string, roleIDs []string, c *catalog.Catalog) []string {
+	var out []string
+	for _, id := range roleIDs {
+		role, err := c.Role(id)
+		if err != nil {
+			continue
+		}
+		for _, rs := range role.Services {
+			svc, err := c.Service(rs.ID)
+			if err == nil && slices.ContainsFunc(svc.Entries, func(e catalog.Entry) bool { return e.RPC == iface }) &&
+				!slices.Contains(out, role.ID) {
+				out = append(out, role.ID)
+			}
+		}
+	}
+	return out
+}
+
+// portsIn names the owners of the fixed ports in r ("88/tcp of kdc
+// (Kerberos)" withPort, "kdc (Kerberos)" without), but for those that are
+// interface iface's own.
+func portsIn(fixed map[uint16][]portOwner, r PortRange, iface string, withPort bool) []string {
+	var out []string
+	for _, port := range slices.Sorted(maps.Keys(fixed)) {
+		if !r.Contains(port) {
+			continue
+		}
+		for _, ow := range fixed[port] {
+			if iface == "" || ow.iface != iface {
+				what := ow.what
+				if withPort {
+					what = fmt.Sprintf("%d/tcp of %s", port, what)
+				}
+				out = addUnique(out, what)
+			}
+		}
+	}
+	if len(out) > 6 {
+		out = append(out[:6], fmt.Sprintf("and %d more", len(out)-6))
+	}
 	return out
 }
 
@@ -107,7 +157,11 @@ func fixedPorts(roleIDs []string, c *catalog.Catalog) map[uint16][]portOwner {
 					if err != nil || pr.To-pr.From > 16 { // a symbol, or a range no one pins into
 						continue
 					}
-					ow := portOwner{what: fmt.Sprintf("%s (%s)", svc.ID, e.Label), iface: e.RPC}
+					what := svc.ID
+					if e.Label != "" {
+						what += " (" + e.Label + ")"
+					}
+					ow := portOwner{what: what, iface: e.RPC}
 					for port := int(pr.From); port <= int(pr.To); port++ {
 						if !slices.Contains(out[uint16(port)], ow) {
 							out[uint16(port)] = append(out[uint16(port)], ow)

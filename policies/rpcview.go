@@ -71,7 +71,7 @@ func inServiceRule(a *portAtom, r ServiceRule) bool {
 	n := a.needs[0]
 	return n.Role == r.Role && n.Service == r.Service && n.Proto == r.Proto &&
 		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && strings.Join(n.Scenarios, ",") == strings.Join(r.Scenarios, ",") &&
-		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers)
+		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers) && a.any == r.AnySource && a.family == r.Family
 }
 
 func peersKey(ps []Peer) string {

@@ -51,9 +51,9 @@ func TestRPCPorts(t *testing.T) {
 		// The NTDS interface is pinned: its port stays a number.
 		"ad/tcp/admins,clients,members": {EPMap: true, Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(445, 445),
 			pr(464, 464), pr(636, 636), pr(3268, 3269), pr(38901, 38901)}},
-		"ad/tcp/admins":                 {Other: []PortRange{pr(9389, 9389)}},
-		"dfsn/tcp/admins,clients":       {EPMap: true, Dynamic: []PortRange{pr(49152, 65535)}, Other: []PortRange{pr(389, 389), pr(445, 445)}},
-		"ad/udp/admins,clients,members": {Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(464, 464)}},
+		"ad/tcp/admins":                   {Other: []PortRange{pr(9389, 9389)}},
+		"dfsn/tcp/admins,clients,members": {EPMap: true, Dynamic: []PortRange{pr(49152, 65535)}, Other: []PortRange{pr(389, 389), pr(445, 445)}},
+		"ad/udp/admins,clients,members":   {Other: []PortRange{pr(53, 53), pr(88, 88), pr(389, 389), pr(464, 464)}},
 		// FTP's passive ports come from the same range, but not from RPC.
 		"ftp/tcp/admins,clients": {Other: []PortRange{pr(20, 21), pr(49152, 65535)}},
 	}
@@ -76,7 +76,7 @@ func TestRPCPortsWithoutEPMap(t *testing.T) {
 			"admins":  {netip.MustParsePrefix("192.0.2.0/24")},
 		},
 		Hosts: []Host{{Name: "t", Roles: []string{"dc"},
-			Peers: map[Peer][]string{Clients: {"clients"}, Admins: {"admins"}}}}}
+			Peers: map[Peer][]string{Clients: {"clients"}, Admins: {"admins"}, Members: {"clients"}}}}}
 	g := resolve(t, p)
 	admins := SourcesKey([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
 	both := SourcesKey([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.0/24")})

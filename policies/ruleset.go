@@ -2,6 +2,7 @@ package policies
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -63,6 +64,9 @@ type Group struct {
 	// Notes are facts about the group a reader of any format should see,
 	// such as a peer class that is open to any address.
 	Notes []string `json:"notes,omitempty"`
+	// SharedWith names the group whose file this group is part of, limited
+	// to the addresses they share (see Ruleset.ForGroup); empty otherwise.
+	SharedWith string `json:"shared_with,omitempty"`
 }
 
 // OSVersion is a Windows version of a group's OS mix.
@@ -123,6 +127,9 @@ type Need struct {
 	// AnySource marks a need that stays open to any address whatever the
 	// peer's scope, because its senders have no address yet (DHCP).
 	AnySource bool `json:"any_source,omitempty"`
+	// Family is the IP version the need is limited to, 4 or 6 (ICMPv4 and
+	// ICMPv6, DHCP and DHCPv6); 0 for both.
+	Family int `json:"family,omitempty"`
 	// RPC tells how an RPC port was chosen: "dynamic" (the OS default
 	// range), "restricted" (a narrowed range) or "static" (a pinned port).
 	RPC string `json:"rpc,omitempty"`
@@ -185,3 +192,53 @@ func (r Ref) String() string {
 // Suggest returns the candidate closest to s when s looks like a typo of
 // it, or "". It is the catalog's, shared so that every "did you mean" agrees.
 func Suggest(s string, candidates []string) string { return catalog.Suggest(s, candidates) }
+
+// ForGroup returns the Ruleset of host group name alone, as a file of its
+// own carries it, or nil when rs has no such group. With shared, it also
+// holds every other group whose servers' addresses overlap the group's,
+// limited to the shared addresses and marked SharedWith: a firewall that
+// loads each group's file, as one router loads the Linux files of a
+// site, then accepts in every file all that any group accepts on those
+// addresses, so that one file's --default-deny drops nothing another
+// group's file accepts.
+func (rs *Ruleset) ForGroup(name string, shared bool) *Ruleset {
+	i := slices.IndexFunc(rs.Groups, func(g Group) bool { return g.Name == name })
+	if i < 0 {
+		return nil
+	}
+	one := *rs
+	one.Groups = []Group{rs.Groups[i]}
+	if !shared {
+		return &one
+	}
+	own := rs.Groups[i].Addresses
+	for j, g := range rs.Groups {
+		if j == i {
+			continue
+		}
+		if common := overlap(own, g.Addresses); len(common) > 0 {
+			g.Addresses, g.SharedWith = common, name
+			one.Groups = append(one.Groups, g)
+		}
+	}
+	return &one
+}
+
+// overlap returns the addresses that a and b both hold: of each pair of
+// prefixes that overlap, the narrower.
+func overlap(a, b []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range a {
+		for _, q := range b {
+			if !p.Overlaps(q) {
+				continue
+			}
+			if p.Bits() >= q.Bits() {
+				out = append(out, p)
+			} else {
+				out = append(out, q)
+			}
+		}
+	}
+	return sortPrefixes(out)
+}

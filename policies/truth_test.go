@@ -58,11 +58,19 @@ func truthTable(t *testing.T, c *catalog.Catalog, role *catalog.Role) string {
 		}
 		for _, s := range g.Scenarios {
 			if !s.On {
-				fmt.Fprintf(&b, "closed: scenario %s: %s\n", s.ID, strings.Join(s.Ports, ", "))
+				ports := strings.Join(s.Ports, ", ")
+				if ports == "" {
+					ports = "nothing on this OS mix"
+				}
+				fmt.Fprintf(&b, "closed: scenario %s: %s\n", s.ID, ports)
 			}
 		}
 		for _, o := range g.Omitted {
-			fmt.Fprintf(&b, "left out: %s %s/%s: %s\n", o.Service, o.Ports, o.Proto, o.Reason)
+			what := string(o.Proto)
+			if o.Ports != "" {
+				what = o.Ports + "/" + what
+			}
+			fmt.Fprintf(&b, "left out: %s %s: %s\n", o.Service, what, o.Reason)
 		}
 	}
 	return b.String()

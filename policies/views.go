@@ -28,6 +28,13 @@ type ServiceRule struct {
 	Peers   []Peer         `json:"peers"`
 	Labels  []string       `json:"labels,omitempty"`
 	RPC     []string       `json:"rpc,omitempty"`
+	// AnySource marks a rule of needs open to any address whatever the
+	// peers' scope (DHCP): their senders have no address yet and send to a
+	// broadcast or multicast address, so a host firewall matches them on
+	// any destination too.
+	AnySource bool `json:"any_source,omitempty"`
+	// Family is the IP version the rule is limited to, 4 or 6; 0 for both.
+	Family int `json:"family,omitempty"`
 	// Optional marks a rule of a scenario's entries: they get rules of
 	// their own, so that a reader sees what a scenario opened; Scenarios
 	// names them.
@@ -42,12 +49,15 @@ type ServiceRule struct {
 // one set of sources may reach, with the services and roles that need them.
 // It makes the fewest rules; nftables and iptables use it.
 type ScopeRule struct {
-	Sources  []netip.Prefix `json:"sources,omitempty"`
-	Proto    Proto          `json:"protocol"`
-	Ports    []PortRange    `json:"ports,omitempty"`
-	ICMPType *int           `json:"icmp_type,omitempty"`
-	Services []string       `json:"services"`
-	Roles    []string       `json:"roles"`
+	Sources []netip.Prefix `json:"sources,omitempty"`
+	// AnySource and Family: see ServiceRule.
+	AnySource bool        `json:"any_source,omitempty"`
+	Family    int         `json:"family,omitempty"`
+	Proto     Proto       `json:"protocol"`
+	Ports     []PortRange `json:"ports,omitempty"`
+	ICMPType  *int        `json:"icmp_type,omitempty"`
+	Services  []string    `json:"services"`
+	Roles     []string    `json:"roles"`
 }
 
 // portAtom is one port or range of one protocol (and ICMP type) of one
@@ -56,6 +66,8 @@ type ScopeRule struct {
 // need is one port open to both.
 type portAtom struct {
 	key     string // the rule key the views group by, without the sources
+	any     bool   // the needs are AnySource ones
+	family  int    // the needs' IP version, or 0
 	proto   Proto
 	ports   PortRange
 	icmp    *int
@@ -71,10 +83,10 @@ func (g *Group) atoms(key func(n *Need) string) []*portAtom {
 	for i := range g.Needs {
 		n := &g.Needs[i]
 		k := key(n)
-		ak := fmt.Sprintf("%s|%d-%d", k, n.Ports.From, n.Ports.To)
+		ak := fmt.Sprintf("%s|%d-%d|%v|%d", k, n.Ports.From, n.Ports.To, n.AnySource, n.Family)
 		a, ok := byKey[ak]
 		if !ok {
-			a = &portAtom{key: k, proto: n.Proto, ports: n.Ports, icmp: n.ICMPType, sources: n.Sources}
+			a = &portAtom{key: k, any: n.AnySource, family: n.Family, proto: n.Proto, ports: n.Ports, icmp: n.ICMPType, sources: n.Sources}
 			byKey[ak] = a
 			out = append(out, a)
 		} else {
@@ -111,13 +123,13 @@ func (g *Group) ByService() []ServiceRule {
 	var keys []string
 	ranges := map[string][]PortRange{}
 	for _, a := range g.atoms(serviceKey) {
-		k := a.key + "|" + a.peersKey() + "|" + SourcesKey(a.sources)
+		k := fmt.Sprintf("%s|%s|%s|%v|%d", a.key, a.peersKey(), SourcesKey(a.sources), a.any, a.family)
 		r, ok := byKey[k]
 		if !ok {
 			n := a.needs[0]
 			r = &ServiceRule{Role: n.Role, Service: n.Service, ServiceName: n.ServiceName,
 				SystemService: n.SystemService, Proto: n.Proto, ICMPType: n.ICMPType,
-				Sources: a.sources, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
+				Sources: a.sources, AnySource: a.any, Family: a.family, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
@@ -145,7 +157,8 @@ func (g *Group) ByService() []ServiceRule {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
 			boolCmp(a.Optional, b.Optional), cmp.Compare(strings.Join(a.Scenarios, ","), strings.Join(b.Scenarios, ",")),
-			slices.Compare(a.Peers, b.Peers), cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)))
+			slices.Compare(a.Peers, b.Peers), cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)),
+			boolCmp(a.AnySource, b.AnySource), cmp.Compare(a.Family, b.Family))
 	})
 	return out
 }
@@ -170,10 +183,10 @@ func (g *Group) ByScope() []ScopeRule {
 	ranges := map[string][]PortRange{}
 	scopeKey := func(n *Need) string { return string(n.Proto) + "|" + icmpKey(n.ICMPType) }
 	for _, a := range g.atoms(scopeKey) {
-		k := SourcesKey(a.sources) + "|" + a.key
+		k := fmt.Sprintf("%s|%s|%v|%d", SourcesKey(a.sources), a.key, a.any, a.family)
 		r, ok := byKey[k]
 		if !ok {
-			r = &ScopeRule{Sources: a.sources, Proto: a.proto, ICMPType: a.icmp}
+			r = &ScopeRule{Sources: a.sources, AnySource: a.any, Family: a.family, Proto: a.proto, ICMPType: a.icmp}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
@@ -194,7 +207,8 @@ func (g *Group) ByScope() []ScopeRule {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b ScopeRule) int {
-		return cmp.Or(cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)),
+		return cmp.Or(cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)), boolCmp(a.AnySource, b.AnySource),
+			cmp.Compare(a.Family, b.Family),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)))
 	})
 	return out

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -47,8 +48,14 @@ func rolesRun(w io.Writer, c *catalog.Catalog) error {
 	}
 	fmt.Fprintln(w, "\nScenarios are off until asked for (--scenario ID, or hosts[].scenarios in a site policy; --optional turns on all):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	var used []string
+	for i := range c.Roles {
+		used = append(used, c.RoleScenarios(&c.Roles[i])...)
+	}
 	for _, sc := range c.Scenarios {
-		fmt.Fprintf(tw, "  %s\t%s\n", sc.ID, sc.Name)
+		if slices.Contains(used, sc.ID) {
+			fmt.Fprintf(tw, "  %s\t%s\n", sc.ID, sc.Name)
+		}
 	}
 	return tw.Flush()
 }

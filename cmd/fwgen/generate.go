@@ -6,11 +6,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fwgen/fwgen/catalog"
 	"github.com/fwgen/fwgen/emit"
@@ -21,6 +21,7 @@ import (
 // 'fwgen generate' (site policy).
 type genOptions struct {
 	stdout, stderr io.Writer
+	flags          *pflag.FlagSet
 
 	policyFile  string
 	roles, oses []string
@@ -37,10 +38,13 @@ type genOptions struct {
 	chain       string
 	table       string
 	defaultDeny bool
+	quiet       bool
+	verbose     bool
 }
 
 func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
+	o.flags = f
 	f.StringSliceVarP(&o.roles, "role", "r", nil, "server role(s), repeatable or comma-separated (see 'fwgen roles')")
 	f.StringSliceVar(&o.oses, "os", nil, `Windows version(s) of the servers and of the hosts they talk to, e.g. 2016, "2008 R2", 2003`)
 	f.StringVarP(&o.emit, "emit", "e", "csv", "output format: "+strings.Join(emit.Names(), ", "))
@@ -57,6 +61,8 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVar(&o.chain, "chain", "input", "nftables/iptables chain: input (host firewall) or forward (router in front of the servers)")
 	f.StringVar(&o.table, "table", "fwgen", "nftables table, and iptables chains <TABLE>-INPUT/-FORWARD in upper case")
 	f.BoolVar(&o.defaultDeny, "default-deny", false, "drop what is not allowed (keeps established, loopback and essential ICMP open)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "say on stderr only warnings (rules open to any address, servers too old for the format) and errors")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "name every host group in the summary on stderr")
 }
 
 // emitOptions are the format settings the flags give.
@@ -82,20 +88,19 @@ func quickRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
-	o.noteOmitted(rs)
+	o.summarize(rs, []emit.Format{f})
 	o.warnUnused([]emit.Format{f})
 	out, err := o.render(f, rs)
 	if err != nil {
 		return err
 	}
 	if o.output == "" {
-		_, err = o.stdout.Write(out)
-		return err
+		return writeStdout(o.stdout, out)
 	}
 	if fi, err := os.Stat(o.output); err == nil && fi.IsDir() {
 		return usagef("-o %s is a directory; name the file to write (site policies write a directory: fwgen generate -f)", o.output)
 	}
-	return writeAtomic(o.output, out)
+	return writeFile(o.output, out)
 }
 
 // render emits rs in format f and reports, on stderr, what the reader of
@@ -115,7 +120,6 @@ func (o *genOptions) renderWith(f emit.Format, rs *policies.Ruleset, opts emit.O
 		// of format options and input the command was given.
 		return nil, usageError{fmt.Errorf("--emit %s: %w", f.Name, err)}
 	}
-	o.warn(f, rs)
 	return buf.Bytes(), nil
 }
 
@@ -148,46 +152,6 @@ func (o *genOptions) warnUnused(formats []emit.Format) {
 	}
 }
 
-// warn says on stderr which hosts of a group are too old for the format.
-func (o *genOptions) warn(f emit.Format, rs *policies.Ruleset) {
-	for _, g := range rs.Groups {
-		one := *rs
-		one.Groups = []policies.Group{g}
-		var old []string
-		for _, v := range emit.Unsupported(f, &one) {
-			old = append(old, v.Name)
-		}
-		if len(old) == 0 {
-			continue
-		}
-		instead := "fwgen has no script format for them; configure them by hand"
-		if f.Instead != "" {
-			instead = "use --emit " + f.Instead + " for those hosts"
-		}
-		fmt.Fprintf(o.stderr, "fwgen: warning: %s: the %s output needs %s or later, and the OS mix has %s; %s\n",
-			g.Name, f.Name, f.MinOS, strings.Join(old, ", "), instead)
-	}
-}
-
-// noteOmitted says on stderr, once, which scenarios of the roles were
-// left out, so that a reader of any format knows they exist.
-func (o *genOptions) noteOmitted(rs *policies.Ruleset) {
-	var off []string
-	for _, g := range rs.Groups {
-		for _, s := range g.Scenarios {
-			if !s.On && !slices.Contains(off, s.ID) {
-				off = append(off, s.ID)
-			}
-		}
-	}
-	if len(off) == 0 {
-		return
-	}
-	slices.Sort(off)
-	fmt.Fprintf(o.stderr, "fwgen: scenarios left out: %s; --scenario ID turns one on, --optional all (the outputs' headers say what each opens)\n",
-		strings.Join(off, ", "))
-}
-
 // quickPolicy checks the quick-mode flags and builds their Policy.
 func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
 	q := policies.Quick{Optional: o.optional}
@@ -214,10 +178,10 @@ func (o *genOptions) quickPolicy(c *catalog.Catalog) (*policies.Policy, error) {
 	if q.Profiles, err = parseProfiles(o.profiles); err != nil {
 		return nil, err
 	}
-	if q.To, err = parsePrefixes("--to", o.to); err != nil {
+	if q.To, err = o.parsePrefixes("to", o.to); err != nil {
 		return nil, err
 	}
-	if q.From, err = parsePrefixes("--from", o.from); err != nil {
+	if q.From, err = o.parsePrefixes("from", o.from); err != nil {
 		return nil, err
 	}
 	if q.RPC, err = parseRPC(o.rpcRange, o.staticRPC, c); err != nil {
@@ -282,13 +246,22 @@ func parseProfiles(in []string) ([]string, error) {
 	return out, nil
 }
 
-// parsePrefixes reads addresses and CIDRs as a site policy does.
-func parsePrefixes(flag string, in []string) ([]netip.Prefix, error) {
+// parsePrefixes reads the addresses and CIDRs of flag --name as a site
+// policy does. A flag given with an empty value (--from "$UNSET") is an
+// error, not "any address", which leaving the flag out means.
+func (o *genOptions) parsePrefixes(name string, in []string) ([]netip.Prefix, error) {
+	if o.flags != nil && o.flags.Changed(name) && len(in) == 0 {
+		return nil, usagef("--%s: empty; name addresses or CIDRs, or leave --%s out to allow any address", name, name)
+	}
 	var out []netip.Prefix
 	for _, s := range in {
+		if strings.TrimSpace(s) == "" {
+			return nil, usagef("--%s: an empty address in %q; name addresses or CIDRs, or leave --%s out to allow any address",
+				name, strings.Join(in, ","), name)
+		}
 		p, err := policies.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			return nil, usagef("%s: %v", flag, err)
+			return nil, usagef("--%s: %v", name, err)
 		}
 		out = append(out, p)
 	}
@@ -314,6 +287,9 @@ func parseRPC(rng string, static []string, c *catalog.Catalog) (policies.RPCOpti
 		if err != nil || !pr.Single() {
 			return o, usagef("--static-rpc %q: want one port from 1 to 65535", kv)
 		}
+		if prev, dup := o.Static[k]; dup {
+			return o, usagef("--static-rpc: %s is pinned twice (%d and %s); give each interface one port", k, prev, strings.TrimSpace(v))
+		}
 		if o.Static == nil {
 			o.Static = map[string]uint16{}
 		}
@@ -336,27 +312,4 @@ func osNames(c *catalog.Catalog) []string {
 		out = append(out, v.ID)
 	}
 	return out
-}
-
-// writeAtomic writes data to path through a temporary file in the same
-// directory and a rename, so that a reader never sees half a file.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

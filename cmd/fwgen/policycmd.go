@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -64,7 +63,7 @@ func generateRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
-	o.noteOmitted(rs)
+	o.summarize(rs, formats)
 	o.warnUnused(formats)
 	if o.output == "" {
 		if len(formats) != 1 {
@@ -74,14 +73,42 @@ func generateRun(o *genOptions) error {
 		if err != nil {
 			return err
 		}
-		_, err = o.stdout.Write(out)
+		return writeStdout(o.stdout, out)
+	}
+	if err := checkOutputDir(o.output); err != nil {
 		return err
 	}
 	files, err := o.siteFiles(formats, rs)
 	if err != nil {
 		return err
 	}
-	return writeAll(o.output, files)
+	d, err := planSiteDir(o.output, files)
+	if err != nil {
+		return err
+	}
+	removed, err := d.commit()
+	for _, n := range removed {
+		fmt.Fprintf(o.stderr, "fwgen: removed %s: host group no longer in the policy (listed in %s)\n",
+			filepath.Join(o.output, n), manifestName)
+	}
+	return err
+}
+
+// checkOutputDir refuses, for generate -o, a path that does not exist and
+// is named like one output file (change.csv): generate -o writes a
+// directory, and would otherwise make a directory of that name.
+func checkOutputDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil // planSiteDir checks what it is
+	}
+	ext := strings.TrimPrefix(filepath.Ext(dir), ".")
+	for _, f := range emit.Formats() {
+		if ext != "" && ext == f.Ext {
+			return usagef("-o %s looks like a file name: generate -o writes a directory of files (<group>.<ext>, site.csv); "+
+				"give a directory, or write one output to a file with fwgen generate -f POLICY --emit %s > %s", dir, f.Name, dir)
+		}
+	}
+	return nil
 }
 
 // formats resolves --emit, where "all" means every format.
@@ -96,19 +123,27 @@ func (o *genOptions) formats() ([]emit.Format, error) {
 	return []emit.Format{f}, nil
 }
 
+// loadPolicy reads and loads a site policy. The Ruleset names it by its
+// base name, so that the outputs do not depend on how its path was
+// spelled; errors cite the path as given.
 func loadPolicy(name string) (*policies.Policy, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, ioError{err}
 	}
 	defer f.Close()
 	// Read one byte past the limit so that the loader can tell a file that
 	// is too large from one that is exactly at it.
 	data, err := io.ReadAll(io.LimitReader(f, maxPolicySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, ioError{fmt.Errorf("%s: %w", name, err)}
 	}
-	return policies.Load(name, data, catalog.Default())
+	p, err := policies.Load(name, data, catalog.Default())
+	if err != nil {
+		return nil, err
+	}
+	p.Source = filepath.Base(name)
+	return p, nil
 }
 
 // siteFiles renders every output of a site in memory: one file per host
@@ -127,13 +162,11 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 		if g.Name+".csv" == siteCSV {
 			return nil, fmt.Errorf("host group %q: its CSV would overwrite %s, the site's; rename the group", g.Name, siteCSV)
 		}
-		one := *rs
-		one.Groups = []policies.Group{g}
 		opts := base
 		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
 		opts.Table = groupTable(base.Table, g.Name)
 		for _, f := range formats {
-			out, err := o.renderWith(f, &one, opts)
+			out, err := o.renderWith(f, rs.ForGroup(g.Name, f.Netfilter), opts)
 			if err != nil {
 				return nil, fmt.Errorf("host group %q, %s: %w", g.Name, f.Name, err)
 			}
@@ -149,24 +182,6 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 	}
 	files[siteCSV] = out
 	return files, nil
-}
-
-// writeAll writes every file into dir, each atomically; it creates dir.
-func writeAll(dir string, files map[string][]byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		if err := writeAtomic(filepath.Join(dir, n), files[n]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // maxGroupTable keeps a group's table name short enough for the iptables

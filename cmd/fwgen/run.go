@@ -18,6 +18,7 @@ const (
 	exitOK       = 0
 	exitFindings = 1 // an invalid policy, drift, lint findings
 	exitUsage    = 2 // unknown flag, role, OS or format
+	exitIO       = 3 // a file could not be read or written
 )
 
 // usageError marks a mistake in how fwgen was called.
@@ -40,9 +41,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	var unknown *catalog.UnknownError
 	var findings policies.ErrorList
+	var ioe ioError
 	switch {
 	case errors.As(err, &findings):
 		return exitFindings
+	case errors.As(err, &ioe):
+		return exitIO
 	case errors.As(err, &ue), errors.As(err, &unknown), isCobraUsage(err):
 		return exitUsage
 	}

@@ -144,9 +144,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     Profile       = 'Any'
@@ -158,9 +158,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients'
+    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     Profile       = 'Any'
@@ -242,9 +242,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-members'
     DisplayName   = 'dc - Group Policy (TCP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     Profile       = 'Any'
@@ -284,9 +284,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-members'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     Profile       = 'Any'
@@ -326,9 +326,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-members'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     Profile       = 'Any'
@@ -340,9 +340,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc--dc-server-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-server-tcp-admins-clients-members'
     DisplayName   = 'dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     Profile       = 'Any'

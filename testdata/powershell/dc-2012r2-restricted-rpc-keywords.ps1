@@ -160,9 +160,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '389', '445'
     Profile       = 'Any'
@@ -174,9 +174,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-epmap'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-members-epmap'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     Profile       = 'Any'
@@ -188,9 +188,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-rpc'
+    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-members-rpc'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In, RPC)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     Profile       = 'Any'
@@ -202,9 +202,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients'
+    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     Profile       = 'Any'
@@ -342,9 +342,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 389,445
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-members'
     DisplayName   = 'dc - Group Policy (TCP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '389', '445'
     Profile       = 'Any'
@@ -356,9 +356,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-epmap'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-members-epmap'
     DisplayName   = 'dc - Group Policy (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 929851; KB 224196.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     Profile       = 'Any'
@@ -370,9 +370,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-rpc'
+    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-members-rpc'
     DisplayName   = 'dc - Group Policy (TCP-In, RPC)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Group Policy); KB 929851; KB 224196.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     Profile       = 'Any'
@@ -412,9 +412,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-epmap'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-members-epmap'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     Profile       = 'Any'
@@ -426,9 +426,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-rpc'
+    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-members-rpc'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In, RPC)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     Profile       = 'Any'
@@ -496,9 +496,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 445
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-members'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '445'
     Profile       = 'Any'
@@ -510,9 +510,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135)
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-epmap'
+    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-members-epmap'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPCEPMap'
     Profile       = 'Any'
@@ -524,9 +524,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp RPC (5000-5100)
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-rpc'
+    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-members-rpc'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In, RPC)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 5000-5100). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = 'RPC'
     Profile       = 'Any'
@@ -538,9 +538,9 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc--dc-server-tcp-admins-clients'
+    Name          = 'fwgen-dc--dc-server-tcp-admins-clients-members'
     DisplayName   = 'dc - Server (TCP-In)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     Profile       = 'Any'

@@ -68,12 +68,12 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp-l2tp-ipsec-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp-l2tp-ipsec-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In, scenario l2tp-ipsec)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients, members. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -89,7 +89,7 @@ $rule = @{
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -99,13 +99,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv6-t128-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv6-t128-clients'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv6'
     IcmpType      = '128'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -147,13 +147,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -179,13 +179,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 500,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-l2tp-ipsec-admins-clients'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario l2tp-ipsec)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec ISAKMP, NAT-T. Peers: admins, clients. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-l2tp-ipsec-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members, scenario l2tp-ipsec)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec ISAKMP, NAT-T. Peers: admins, clients, members. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'UDP'
     LocalPort     = '500', '4500'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -195,13 +195,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -211,13 +211,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -227,13 +227,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -243,13 +243,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-admins-clients'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '389'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -259,13 +259,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
     LocalPort     = '138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -355,13 +355,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
-    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients. See KB 832017 (Group Policy); KB 929851; KB 224196.'
+    Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
     LocalPort     = '135', '389', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -419,13 +419,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In)'
-    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+    Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
     LocalPort     = '135', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -451,13 +451,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -483,13 +483,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Net Logon).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -499,13 +499,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
     LocalPort     = '135', '445', '49152-65535'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -515,13 +515,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -531,13 +531,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 593
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc-over-https-admins-clients'
-    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, scenario rpc-over-https)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC over HTTPS. Peers: admins, clients. Scenario rpc-over-https, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc-over-https-admins-clients-members'
+    DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members, scenario rpc-over-https)'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC over HTTPS. Peers: admins, clients, members. Scenario rpc-over-https, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'TCP'
     LocalPort     = '593'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -547,13 +547,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp-netbios-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, scenario netbios)'
-    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
+    Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -563,13 +563,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8-netbios-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8, scenario netbios)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -579,13 +579,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-admins-clients'
-    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-admins-clients-members'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '445'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -595,13 +595,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-netbios-admins-clients'
-    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, scenario netbios)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-netbios-admins-clients-members'
+    DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members, scenario netbios)'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'TCP'
     LocalPort     = '139'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -611,13 +611,13 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp-netbios-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (UDP-In, scenario netbios)'
-    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients. Scenario netbios, included on request. See KB 832017 (Server).'
+    Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
     LocalPort     = '137-138'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '10.0.0.0/8', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+    RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {

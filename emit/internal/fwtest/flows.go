@@ -29,6 +29,9 @@ type Rule struct {
 	Src, Dst  []netip.Prefix
 	CtState   []string // sorted
 	InIface   string
+	// Family is the IP version a rule without addresses is limited to
+	// (meta nfproto), or 0.
+	Family int
 }
 
 // Flow is what a rule accepts, but for the ports: a protocol, an ICMP
@@ -70,14 +73,26 @@ func (r Rule) Flows() (Flows, error) {
 		ports = []policies.PortRange{{From: 0, To: 65535}}
 	}
 	fs := Flows{}
+	src := prefixStrings(r.Src)
+	if len(src) == 0 && r.Family != 0 {
+		src = []string{AnyOf(r.Family)}
+	}
 	for _, t := range orAny(r.ICMPTypes, -1) {
-		for _, s := range orAny(prefixStrings(r.Src), "") {
+		for _, s := range orAny(src, "") {
 			for _, d := range orAny(prefixStrings(r.Dst), "") {
 				fs.Add(Flow{Proto: r.Proto, ICMPType: t, Src: s, Dst: d}, ports)
 			}
 		}
 	}
 	return fs, nil
+}
+
+// AnyOf is the source of a flow from any address of IP version fam only.
+func AnyOf(fam int) string {
+	if fam == 6 {
+		return "::/0"
+	}
+	return "0.0.0.0/0"
 }
 
 // Merge adds every flow of o to fs.

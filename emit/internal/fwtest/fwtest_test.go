@@ -67,7 +67,8 @@ func TestParseNftRefuses(t *testing.T) {
 	for _, expr := range []string{
 		`{"match": {"op": "!=", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}}`,
 		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "sport"}}, "right": 22}}`,
-		`{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "mark"}}, "right": 1}}`,
+		`{"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "arp"}}`,
 		`{"log": null}`,
 		`{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": "@missing"}}`,
 	} {

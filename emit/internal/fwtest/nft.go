@@ -129,6 +129,16 @@ func (p *nftParser) match(r *Rule, raw json.RawMessage) error {
 			return icmpTypes(r, l.Protocol, vals)
 		case "meta  l4proto":
 			return l4proto(r, vals)
+		case "meta  nfproto":
+			switch strings.Join(vals, ",") {
+			case "ipv4":
+				r.Family = 4
+			case "ipv6":
+				r.Family = 6
+			default:
+				return fmt.Errorf("meta nfproto %v", vals)
+			}
+			return nil
 		case "meta  iif", "meta  iifname":
 			r.InIface = strings.Join(vals, ",")
 			return nil
