@@ -362,30 +362,32 @@ func orAny(addrs []string) []string {
 	return addrs
 }
 
-// rulesetOpenings is what the Ruleset's needs open: on any local address
-// when it has one group, on the group's servers when it has several.
+// rulesetOpenings is what the Ruleset's needs open: on the group's servers
+// when it names them, on any local address otherwise, and for DHCP, whose
+// clients broadcast, on any local address always.
 func rulesetOpenings(rs *policies.Ruleset) openings {
 	o := openings{}
 	for _, g := range rs.Groups {
-		var locals []string
-		if len(rs.Groups) > 1 {
-			locals = winAddresses(g.Addresses)
-		}
 		// Needs with the same sources share them, so that a long list of
 		// sources is spelled out once, not for each port.
 		type key struct {
 			proto         policies.Proto
 			icmp, sources string
+			anySource     bool
 		}
 		ports, sources := map[key][]policies.PortRange{}, map[key][]string{}
 		for _, n := range g.Needs {
-			k := key{n.Proto, icmpString(n.ICMPType), policies.SourcesKey(n.Sources)}
+			k := key{n.Proto, icmpString(n.ICMPType), policies.SourcesKey(n.Sources), n.AnySource}
 			sources[k] = winAddresses(n.Sources)
 			if n.Proto.HasPorts() {
 				ports[k] = append(ports[k], n.Ports)
 			}
 		}
 		for k, s := range sources {
+			locals := winAddresses(g.Addresses)
+			if k.anySource {
+				locals = nil
+			}
 			o.add(k.proto, k.icmp, s, locals, ports[k])
 		}
 	}

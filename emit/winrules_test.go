@@ -402,3 +402,51 @@ func TestWindowsGroupsNeedAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsGroupFilesNameTheirServers: the script of one host group of a
+// site, as generate -o writes it, names the group's servers as the local
+// address of every rule, so that a GPO reaching other servers opens
+// nothing on them; DHCP's rules alone name none, as its clients
+// broadcast.
+func TestWindowsGroupFilesNameTheirServers(t *testing.T) {
+	p := &policies.Policy{Name: "contoso", Source: "site.yaml", OS: []string{"2016"},
+		Hosts: []policies.Host{
+			{Name: "gw", Roles: []string{"rd-gateway"}, Addresses: prefixes("10.50.0.10", "fd50::10")},
+			{Name: "infra", Roles: []string{"dc", "dhcp"}, Addresses: prefixes("10.20.0.10")},
+		}}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range rs.Groups {
+		one := rs.ForGroup(g.Name, false)
+		for _, format := range []string{"powershell", "netsh"} {
+			script := string(emitString(t, format, one, Options{Group: "fwgen: contoso/" + g.Name}))
+			var rules []parsedRule
+			if format == "powershell" {
+				rules, err = psRules(script)
+			} else {
+				var read *netshRead
+				read, err = netshRules(script)
+				if read != nil {
+					rules = read.Adds
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s %s: %v", g.Name, format, err)
+			}
+			checkRules(t, one, Options{}, rules)
+			for _, r := range rules {
+				dhcp := strings.Contains(r.Name, "dhcp-server") && r.Proto == policies.UDP &&
+					slices.ContainsFunc(r.Ports, func(p string) bool { return p == "67" || p == "547" })
+				want := winAddresses(g.Addresses)
+				if dhcp {
+					want = nil
+				}
+				if !slices.Equal(r.Locals, want) {
+					t.Errorf("%s %s rule %s: local addresses %v, want %v", g.Name, format, r.Name, r.Locals, want)
+				}
+			}
+		}
+	}
+}

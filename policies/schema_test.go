@@ -3,17 +3,14 @@ package policies
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fwgen/fwgen/catalog"
@@ -57,10 +54,12 @@ func TestSchemaDescribesEveryKey(t *testing.T) {
 	walk(loadSchema(t), "")
 }
 
-// TestExamplesMatchSchema checks every example against schema.json, and
-// that each names the schema for yaml-language-server on its first line.
+// TestExamplesMatchSchema checks every example against schema.json with a
+// JSON Schema validator (santhosh-tekuri/jsonschema, which implements the
+// draft-07 of the schema as editors do), and that each example names the
+// schema for yaml-language-server on its first line.
 func TestExamplesMatchSchema(t *testing.T) {
-	s := loadSchema(t)
+	s := compileSchema(t)
 	for _, file := range exampleFiles(t) {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -69,8 +68,8 @@ func TestExamplesMatchSchema(t *testing.T) {
 		if first, _, _ := strings.Cut(string(data), "\n"); first != "# yaml-language-server: $schema=../schema.json" {
 			t.Errorf("%s: first line is %q, want the yaml-language-server schema comment", file, first)
 		}
-		for _, problem := range checkSchema(t, s, yamlValue(t, data), "") {
-			t.Errorf("%s: %s", file, problem)
+		if err := validate(s, data); err != nil {
+			t.Errorf("%s: %v", file, err)
 		}
 	}
 }
@@ -78,19 +77,19 @@ func TestExamplesMatchSchema(t *testing.T) {
 // TestSchemaRejectsBadPolicies shows that the schema check can fail: the
 // broken policies whose mistake is one of shape fail it too.
 func TestSchemaRejectsBadPolicies(t *testing.T) {
-	s := loadSchema(t)
+	s := compileSchema(t)
 	for _, name := range []string{
 		"control-characters", "group-name-case", "group-name-reserved", "host-key-typo", "list-document",
 		"missing-name", "missing-version", "network-empty", "network-name", "no-hosts", "no-roles",
 		"peers-class", "profile", "roles-not-a-list", "rpc-static", "scalar-document", "service-entries",
 		"service-unknown-doc", "top-key-typo", "unknown-key", "wrong-type-bool", "wrong-type-mapping",
-		"wrong-version",
+		"wrong-version", "scenarios", "peers-roles",
 	} {
 		data, err := os.ReadFile(filepath.Join(badDir, name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if problems := checkSchema(t, s, yamlValue(t, data), ""); len(problems) == 0 {
+		if err := validate(s, data); err == nil {
 			t.Errorf("%s.yaml passes the schema", name)
 		}
 	}
@@ -144,168 +143,43 @@ func loadSchema(t *testing.T) map[string]any {
 	return s
 }
 
-// yamlValue decodes YAML into the plain values that a JSON Schema
-// validator sees: maps, lists, strings, numbers, booleans and null.
-func yamlValue(t *testing.T, data []byte) any {
+// compileSchema compiles schema.json with the validator.
+func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
+	f, err := os.Open("schema.json")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("schema.json")
+	if err != nil {
+		t.Fatalf("schema.json does not compile: %v", err)
+	}
+	return s
 }
 
-// checkSchema validates v against s with the subset of JSON Schema
-// draft-07 that Schema generates. A keyword it does not know fails the
-// test, so that the schema cannot grow past what is checked here.
-func checkSchema(t *testing.T, s map[string]any, v any, path string) []string {
-	t.Helper()
-	var problems []string
-	add := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("%s: %s", orTop(path), fmt.Sprintf(format, args...)))
+// validate checks a YAML policy against the schema as yaml-language-server
+// does: the YAML's values, as JSON.
+func validate(s *jsonschema.Schema, data []byte) error {
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return err
 	}
-	for _, kw := range slices.Sorted(maps.Keys(s)) {
-		arg := s[kw]
-		switch kw {
-		case "$schema", "title", "description":
-		case "type":
-			if !typeIs(arg, v) {
-				add("want type %v, got %T", arg, v)
-				return problems // the other keywords assume the type
-			}
-		case "enum":
-			if !slices.ContainsFunc(arg.([]any), func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(v) }) {
-				add("%v is not one of %v", v, arg)
-			}
-		case "properties", "additionalProperties", "required", "propertyNames":
-			problems = append(problems, checkObject(t, kw, s, v, path)...)
-		case "items":
-			for i, e := range asList(v) {
-				problems = append(problems, checkSchema(t, arg.(map[string]any), e, fmt.Sprintf("%s[%d]", path, i))...)
-			}
-		case "minItems":
-			if l, ok := v.([]any); ok && len(l) < int(arg.(float64)) {
-				add("fewer than %v items", arg)
-			}
-		case "minLength", "maxLength", "pattern":
-			problems = append(problems, checkString(kw, arg, v, add)...)
-		case "minimum", "maximum":
-			if n, ok := number(v); ok && (kw == "minimum" && n < arg.(float64) || kw == "maximum" && n > arg.(float64)) {
-				add("%v is out of range (%s %v)", v, kw, arg)
-			}
-		case "anyOf":
-			if !slices.ContainsFunc(arg.([]any), func(alt any) bool { return len(checkSchema(t, alt.(map[string]any), v, path)) == 0 }) {
-				add("matches none of anyOf")
-			}
-		case "not":
-			if len(checkSchema(t, arg.(map[string]any), v, path)) == 0 {
-				add("matches what is ruled out: %v", arg)
-			}
-		default:
-			t.Fatalf("schema keyword %q at %s: the test's validator does not know it", kw, path)
-		}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return err // a mapping with a key that is not a string: no JSON document
 	}
-	return problems
-}
-
-func checkObject(t *testing.T, kw string, s map[string]any, v any, path string) []string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		return err
 	}
-	props, _ := s["properties"].(map[string]any)
-	var problems []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		child := strings.TrimPrefix(path+"."+k, ".")
-		switch {
-		case kw == "properties" && props[k] != nil:
-			problems = append(problems, checkSchema(t, props[k].(map[string]any), m[k], child)...)
-		case kw == "additionalProperties" && props[k] == nil:
-			if extra, ok := s[kw].(map[string]any); ok {
-				problems = append(problems, checkSchema(t, extra, m[k], child)...)
-			} else if s[kw] == false {
-				problems = append(problems, child+": not allowed")
-			}
-		case kw == "propertyNames":
-			problems = append(problems, checkSchema(t, s[kw].(map[string]any), k, child)...)
-		}
-	}
-	if kw == "required" {
-		for _, r := range s[kw].([]any) {
-			if _, ok := m[r.(string)]; !ok {
-				problems = append(problems, fmt.Sprintf("%s: %v is required", orTop(path), r))
-			}
-		}
-	}
-	return problems
-}
-
-func checkString(kw string, arg, v any, add func(string, ...any)) []string {
-	str, ok := v.(string)
-	if !ok {
-		return nil
-	}
-	switch kw {
-	case "minLength":
-		if len([]rune(str)) < int(arg.(float64)) {
-			add("shorter than %v", arg)
-		}
-	case "maxLength":
-		if len([]rune(str)) > int(arg.(float64)) {
-			add("longer than %v", arg)
-		}
-	case "pattern":
-		if !regexp.MustCompile(arg.(string)).MatchString(str) {
-			add("%q does not match %s", str, arg)
-		}
-	}
-	return nil
-}
-
-func typeIs(want, v any) bool {
-	if list, ok := want.([]any); ok {
-		return slices.ContainsFunc(list, func(w any) bool { return typeIs(w, v) })
-	}
-	n, isNumber := number(v)
-	switch want {
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "number":
-		return isNumber
-	case "integer":
-		return isNumber && n == float64(int64(n))
-	}
-	return false
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
-func orTop(path string) string {
-	if path == "" {
-		return "(top)"
-	}
-	return path
+	return s.Validate(doc)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,4 +64,62 @@ func TestGroupTable(t *testing.T) {
 	if long1 == long2 {
 		t.Errorf("two long names give one table %q", long1)
 	}
+}
+
+// TestSummaryOfALargeSite: a site of 500 host groups, many open to any
+// address and with scenarios left out, gets a few lines on stderr, not one
+// a group; --verbose names every group; --quiet keeps the warnings only.
+func TestSummaryOfALargeSite(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("fwgen: v1\nname: big\nos: [2003, 2016]\nnetworks:\n  clients: [10.0.0.0/8]\nhosts:\n")
+	roles := []string{"dc", "file-server", "web", "hyperv-host", "sql-server", "rd-gateway"}
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - name: g%03d\n    roles: [%s]\n    addresses: [10.%d.%d.0/24]\n", i, roles[i%len(roles)], 100+i/250, i%250)
+		if i%2 == 0 {
+			b.WriteString("    peers: {clients: [clients]}\n")
+		}
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		flag     string
+		min, max int
+	}{{"", 3, 10}, {"--quiet", 1, 7}, {"--verbose", 3, 40}} {
+		args := []string{"generate", "-f", path, "--emit", "powershell"}
+		if tt.flag != "" {
+			args = append(args, tt.flag)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit %d:\n%s", code, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if len(lines) < tt.min || len(lines) > tt.max {
+			t.Errorf("%s: %d lines on stderr, want %d to %d:\n%s", cmpOr(tt.flag, "default"), len(lines), tt.min, tt.max, stderr.String())
+		}
+		text := stderr.String()
+		switch tt.flag {
+		case "--verbose":
+			if !strings.Contains(text, "g499") || !strings.Contains(text, "g001") {
+				t.Errorf("--verbose does not name every group:\n%s", text)
+			}
+		case "--quiet":
+			if strings.Contains(text, "scenarios left out") || !strings.Contains(text, "open to any address") {
+				t.Errorf("--quiet should keep only the warnings:\n%s", text)
+			}
+		default:
+			if !strings.Contains(text, "and 165 more") || !strings.Contains(text, "scenarios left out") {
+				t.Errorf("the summary should count groups and name the scenarios:\n%s", text)
+			}
+		}
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -201,6 +201,9 @@ type swapped struct {
 
 func (t *swap) replace(name, staged string) error {
 	target := filepath.Join(t.dir, name)
+	if fi, err := os.Lstat(target); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is %s, not a regular file", target, fileKind(fi))
+	}
 	s := swapped{name: name}
 	if err := os.Rename(target, filepath.Join(t.aside, name)); err == nil {
 		s.kept = true
@@ -212,6 +215,9 @@ func (t *swap) replace(name, staged string) error {
 }
 
 func (t *swap) remove(name string) error {
+	if fi, err := os.Lstat(filepath.Join(t.dir, name)); err != nil || !fi.Mode().IsRegular() {
+		return nil // gone, or no longer a file of fwgen's: leave it
+	}
 	if err := os.Rename(filepath.Join(t.dir, name), filepath.Join(t.aside, name)); err != nil {
 		return err
 	}
