@@ -147,7 +147,7 @@ func TestNetshSweepCatches(t *testing.T) {
 		t.Fatalf("the unchanged script: %v, %v", err, sweepProblem(read))
 	}
 	changes := []struct{ from, to string }{
-		{"fwgen-dc--[", "fwgen-dc-["},                              // another group's rules too
+		{"fwgen-dc-89eb09b0--[", "fwgen-dc-89eb09b0-["},            // another group's rules too
 		{"[0123456789abcdefghijklmnopqrstuvwxyz-]*", "[a-z0-9-]*"}, // findstr's ranges
 		{" *$\"", "\""},                                                                // a name that only starts so
 		{"name^=all ^|", "name^=all |"},                                                // the pipe ends the loop

@@ -132,11 +132,11 @@ func TestPowerShellRPCKeywords(t *testing.T) {
 		ports[r.Name] = r.Ports
 	}
 	want := map[string][]string{
-		"fwgen-dc--dc-ad-tcp-admins-clients-members":       {"53", "88", "389", "445", "464", "636", "3268-3269"},
-		"fwgen-dc--dc-ad-tcp-admins":                       {"9389"},
-		"fwgen-dc--dc-ad-tcp-admins-clients-members-epmap": {"RPCEPMap"},
-		"fwgen-dc--dc-ad-tcp-admins-clients-members-rpc":   {"RPC"},
-		"fwgen-dc--dc-ad-udp-admins-clients-members":       {"53", "88", "389", "464"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members":       {"53", "88", "389", "445", "464", "636", "3268-3269"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins":                       {"9389"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-epmap": {"RPCEPMap"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-rpc":   {"RPC"},
+		"fwgen-dc-89eb09b0--dc-ad-udp-admins-clients-members":       {"53", "88", "389", "464"},
 	}
 	for name, w := range want {
 		if diff := cmp.Diff(w, ports[name]); diff != "" {

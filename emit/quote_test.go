@@ -122,18 +122,19 @@ func TestSlugAndNames(t *testing.T) {
 
 // TestRulePrefix checks the start of a group's rule names, by which a
 // netsh script finds its rules: valid, and never the start of another
-// group's names, even where one group's name starts another's or two long
-// names differ only at the end.
+// group's names, even where one group's name starts another's, two long
+// names differ only at the end, or two names have the same slug.
 func TestRulePrefix(t *testing.T) {
 	long := strings.Repeat("Contoso Server Firewall ", 3)
+	// The hashes are `printf %s GROUP | sha256sum | cut -c1-8`.
 	tests := []struct{ group, want string }{
-		{"fwgen: dc", "fwgen-dc--"},
-		{"dc", "fwgen-dc--"},
-		{"fwgen: dc east", "fwgen-dc-east--"},
-		{"fwgen", "fwgen--"},
-		{"é", "fwgen--"},
-		{"fwgenx", "fwgen-fwgenx--"},
-		{long + "A", "fwgen-contoso-server-firewall-contoso-server-1f2f8430--"},
+		{"fwgen: dc", "fwgen-dc-89eb09b0--"},
+		{"dc", "fwgen-dc-abecdf35--"},
+		{"fwgen: dc east", "fwgen-dc-east-506e1e61--"},
+		{"fwgen", "fwgen-9bf0a8c9--"},
+		{"é", "fwgen-4a99557e--"},
+		{"fwgenx", "fwgen-fwgenx-e52031ee--"},
+		{long + "A", "fwgen-contoso-server-firewall-contoso-server-3030aebd--"},
 	}
 	for _, tc := range tests {
 		got := rulePrefix(tc.group)
@@ -141,12 +142,13 @@ func TestRulePrefix(t *testing.T) {
 			t.Errorf("rulePrefix(%q) = %q (%v), want %q", tc.group, got, checkRulePrefix(got), tc.want)
 		}
 	}
-	groups := []string{"dc", "dc east", "dc-east-2", "fwgen", "e", "east", long + "A", long + "B", hostile[0], hostile[1]}
+	groups := []string{"dc", "dc east", "dc-east-2", "fwgen", "e", "east", long + "A", long + "B", hostile[0], hostile[1],
+		"fwgen: hq/east-dcs", "fwgen: hq-east/dcs", "Contoso HQ", "contoso-hq"}
 	for _, a := range groups {
 		for _, b := range groups {
 			pa, pb := rulePrefix(a), rulePrefix(b)
 			name := pb + "dc-ad-tcp"
-			if slug(a, len(a)) != slug(b, len(b)) && strings.HasPrefix(name, pa) {
+			if a != b && strings.HasPrefix(name, pa) {
 				t.Errorf("the prefix %q of %q starts %q of %q", pa, a, name, b)
 			}
 		}

@@ -205,22 +205,26 @@ func newWinNamer(group string) *winNamer {
 const maxGroupSlug = 48
 
 // rulePrefix is the start of the rule names of a rule group: "fwgen-", the
-// group's slug and "--" ("fwgen-dc--" for the group "fwgen: dc"). A netsh
-// script finds its rules by this prefix, so no group's prefix may start
-// another group's names: slug never writes two dashes in a row, so the
-// double dash ends the prefix where "fwgen-dc-" would also start
-// "fwgen-dc-east-...". A slug too long for a name is cut and given a hash of
-// the whole, so that two long groups that differ only at the end differ.
+// group's slug, the first 8 hex digits of the SHA-256 of the group's exact
+// name, and "--" ("fwgen-dc-1a2b3c4d--" for the group "fwgen: dc"). A
+// netsh script finds its rules by this prefix, so no group's prefix may
+// start another group's names: slug never writes two dashes in a row, so
+// the double dash ends the prefix where "fwgen-dc-" would also start
+// "fwgen-dc-east-...", and the hash tells apart groups whose slugs meet
+// ("fwgen: hq/east-dcs" and "fwgen: hq-east/dcs", "Contoso HQ" and
+// "contoso-hq"). A slug too long for a name is cut.
 func rulePrefix(group string) string {
+	sum := sha256.Sum256([]byte(group))
 	s := slug(group, len(group))
-	if len(s) > maxGroupSlug {
-		sum := sha256.Sum256([]byte(s))
-		s = strings.TrimRight(s[:maxGroupSlug-9], "-") + "-" + hex.EncodeToString(sum[:4])
+	if s == "fwgen" {
+		s = ""
 	}
-	if s != "fwgen" && !strings.HasPrefix(s, "fwgen-") {
-		s = strings.TrimSuffix("fwgen-"+s, "-")
+	s = strings.TrimPrefix(s, "fwgen-")
+	if len(s) > maxGroupSlug-9 {
+		s = strings.TrimRight(s[:maxGroupSlug-9], "-")
 	}
-	return s + "--"
+	parts := []string{"fwgen", s, hex.EncodeToString(sum[:4])}
+	return strings.Join(slices.DeleteFunc(parts, func(p string) bool { return p == "" }), "-") + "--"
 }
 
 func (n *winNamer) name(hostGroup string, r policies.ServiceRule, kind portKind) (string, error) {

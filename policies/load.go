@@ -12,7 +12,9 @@ import (
 	"unicode/utf8"
 
 	goccy "github.com/goccy/go-yaml"
+	goccylexer "github.com/goccy/go-yaml/lexer"
 	goccyparser "github.com/goccy/go-yaml/parser"
+	goccytoken "github.com/goccy/go-yaml/token"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/fwgen/fwgen/catalog"
@@ -299,6 +301,9 @@ func (l *loader) syntaxError(data []byte, err error) {
 	}
 	if line, col, msg, ok := syntaxPosition(data); ok {
 		e.Line, e.Col, e.Msg = line, col, msg
+	} else if m := unknownAnchor.FindStringSubmatch(e.Msg); m != nil {
+		e.Line, e.Col = aliasPosition(data, m[1])
+		e.Msg = fmt.Sprintf("*%s refers to no anchor &%s before it", m[1], m[1])
 	}
 	e.Msg = "YAML syntax: " + e.Msg + sourceExcerpt(data, e.Line, e.Col)
 	l.add(e)
@@ -318,6 +323,22 @@ func syntaxPosition(data []byte) (line, col int, msg string, ok bool) {
 		return 0, 0, "", false
 	}
 	return se.Token.Position.Line, se.Token.Position.Column, strings.ReplaceAll(se.Message, "\t", `\t`), true
+}
+
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// aliasPosition finds the first alias *name of data, which the decoder
+// names without a position when no anchor &name comes before it; 0, 0
+// when there is none.
+func aliasPosition(data []byte, name string) (line, col int) {
+	defer func() { recover() }() // a panic of the lexer counts as no answer
+	tokens := goccylexer.Tokenize(string(data))
+	for i, tk := range tokens {
+		if tk.Type == goccytoken.AliasType && i+1 < len(tokens) && tokens[i+1].Value == name && tk.Position != nil {
+			return tk.Position.Line, tk.Position.Column
+		}
+	}
+	return 0, 0
 }
 
 // sourceExcerpt is the line of data that an error points at, with a caret

@@ -135,7 +135,7 @@ func tagKeywords(s schema, tags string) {
 			s["pattern"], s["maxLength"] = idPattern.String(), maxNameLen
 		case name == "group":
 			s["pattern"], s["maxLength"] = namePattern.String(), maxNameLen
-			s["not"] = schema{"pattern": `^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$`}
+			s["not"] = schema{"pattern": `^((con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?|` + SiteFiles + `)$`}
 		case name == "nocontrol":
 			s["pattern"] = `^[^\x00-\x1f\x7f-\x9f]*$`
 		}

@@ -79,7 +79,7 @@ func TestExamplesMatchSchema(t *testing.T) {
 func TestSchemaRejectsBadPolicies(t *testing.T) {
 	s := compileSchema(t)
 	for _, name := range []string{
-		"control-characters", "group-name-case", "group-name-reserved", "host-key-typo", "list-document",
+		"control-characters", "group-name-case", "group-name-reserved", "group-name-site", "host-key-typo", "list-document",
 		"missing-name", "missing-version", "network-empty", "network-name", "no-hosts", "no-roles",
 		"peers-class", "profile", "roles-not-a-list", "rpc-static", "scalar-document", "service-entries",
 		"service-unknown-doc", "top-key-typo", "unknown-key", "wrong-type-bool", "wrong-type-mapping",

@@ -56,9 +56,15 @@ func groupNameProblem(s string) string {
 		return fmt.Sprintf("longer than %d characters", maxNameLen)
 	case reservedNames.MatchString(base):
 		return fmt.Sprintf("%q is a device name that Windows does not allow as a file name", base)
+	case s == SiteFiles:
+		return fmt.Sprintf("%q is reserved: generate -o writes the whole site's files as %s.<ext>; rename the group", s, s)
 	}
 	return ""
 }
+
+// SiteFiles is the base name of the files that generate -o writes for a
+// whole site (site.csv), which no host group may take.
+const SiteFiles = "site"
 
 // fieldMessages are the messages of validation tags that deserve more
 // than the generic wording, by field (indexes left out) and tag.

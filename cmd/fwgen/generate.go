@@ -31,7 +31,7 @@ type genOptions struct {
 	staticRPC   []string
 	optional    bool
 	scenarios   []string
-	from, to    []string
+	from, to    addressList
 	profiles    []string
 	group       string
 	rpcKeywords bool
@@ -40,6 +40,7 @@ type genOptions struct {
 	defaultDeny bool
 	quiet       bool
 	verbose     bool
+	check       bool
 }
 
 func (o *genOptions) bindFlags(cmd *cobra.Command) {
@@ -53,8 +54,8 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.StringSliceVar(&o.staticRPC, "static-rpc", nil, "RPC interfaces pinned to a port, e.g. ntds=38901,netlogon=38902,frs=38903,dfsr=5722 (KB 224196)")
 	f.StringSliceVar(&o.scenarios, "scenario", nil, "turn on scenarios of the roles, e.g. hyperv-replica,dfs-namespaces (see 'fwgen roles')")
 	f.BoolVar(&o.optional, "optional", false, "turn on every scenario of the roles (NetBIOS fallback, Hyper-V Replica, ...)")
-	f.StringSliceVar(&o.from, "from", nil, "allow only these source addresses or CIDRs, for every rule")
-	f.StringSliceVar(&o.to, "to", nil, "the servers' addresses or CIDRs (needed by --chain forward)")
+	f.Var(&o.from, "from", "allow only these source addresses or CIDRs, for every rule (repeatable or comma-separated)")
+	f.Var(&o.to, "to", "the servers' addresses or CIDRs (needed by --chain forward; repeatable or comma-separated)")
 	f.StringSliceVar(&o.profiles, "profile", nil, "Windows Firewall profiles: domain, private, public (default any)")
 	f.StringVar(&o.group, "group", "", `Windows Firewall rule group (default "fwgen: <policy>")`)
 	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap and RPC keywords for 135/tcp and the RPC range")
@@ -64,6 +65,27 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "say on stderr only warnings (rules open to any address, servers too old for the format) and errors")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "name every host group in the summary on stderr")
 }
+
+// checkFlags refuses what no run can mean: an empty -o or -f, and
+// --quiet with --verbose.
+func (o *genOptions) checkFlags() error {
+	for _, c := range []struct{ name, hint string }{
+		{"output", "name the file to write, or leave -o out to write to standard output"},
+		{"file", "name the site policy file"},
+	} {
+		if f := o.flags.Lookup(c.name); f != nil && f.Changed && f.Value.String() == "" {
+			return usagef("-%s: empty; %s", f.Shorthand, c.hint)
+		}
+	}
+	if o.quiet && o.verbose {
+		return usagef("--quiet and --verbose: choose one")
+	}
+	return nil
+}
+
+// quickFlags are the flags of quick mode that a site policy sets in its
+// file instead.
+var quickFlags = []string{"role", "os", "from", "to", "profile", "scenario", "rpc-range", "static-rpc"}
 
 // emitOptions are the format settings the flags give.
 func (o *genOptions) emitOptions() (emit.Options, error) {
@@ -76,6 +98,9 @@ func (o *genOptions) emitOptions() (emit.Options, error) {
 
 // quickRun serves one role set on one host group, from flags alone.
 func quickRun(o *genOptions) error {
+	if err := o.checkFlags(); err != nil {
+		return err
+	}
 	f, err := emit.Lookup(o.emit)
 	if err != nil {
 		return usageError{err}
@@ -247,19 +272,11 @@ func parseProfiles(in []string) ([]string, error) {
 }
 
 // parsePrefixes reads the addresses and CIDRs of flag --name as a site
-// policy does. A flag given with an empty value (--from "$UNSET") is an
-// error, not "any address", which leaving the flag out means.
+// policy does; addressList has refused empty ones.
 func (o *genOptions) parsePrefixes(name string, in []string) ([]netip.Prefix, error) {
-	if o.flags != nil && o.flags.Changed(name) && len(in) == 0 {
-		return nil, usagef("--%s: empty; name addresses or CIDRs, or leave --%s out to allow any address", name, name)
-	}
 	var out []netip.Prefix
 	for _, s := range in {
-		if strings.TrimSpace(s) == "" {
-			return nil, usagef("--%s: an empty address in %q; name addresses or CIDRs, or leave --%s out to allow any address",
-				name, strings.Join(in, ","), name)
-		}
-		p, err := policies.ParsePrefix(strings.TrimSpace(s))
+		p, err := policies.ParsePrefix(s)
 		if err != nil {
 			return nil, usagef("--%s: %v", name, err)
 		}

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 )
 
 // ioError marks a file that could not be read or written; run maps it to
@@ -35,8 +39,16 @@ func writeFile(path string, data []byte) error {
 	return nil
 }
 
+// stdFDs are the names of a process's open file descriptors. Writing to
+// one writes to what the shell gave fwgen (a pipe, a file opened for
+// appending), never to a file re-opened or replaced by name.
+var stdFDs = regexp.MustCompile(`^/(dev/(stdout|stderr|fd/[0-9]+)|proc/self/fd/[0-9]+)$`)
+
 func writePath(path string, data []byte) error {
-	fi, err := os.Stat(path) // through links, /dev/stdout's to a pipe included
+	if m := stdFDs.FindString(filepath.Clean(path)); m != "" {
+		return writeFD(m, data)
+	}
+	fi, err := os.Stat(path) // through links
 	switch {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("%s is a directory", path)
@@ -47,7 +59,7 @@ func writePath(path string, data []byte) error {
 		if err != nil {
 			return err
 		}
-		return replaceFile(target, data, fi.Mode().Perm())
+		return replaceFile(target, data, fi)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
@@ -55,7 +67,38 @@ func writePath(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return replaceFile(target, data, 0o644)
+	if dir := filepath.Dir(target); !isDir(dir) {
+		return fmt.Errorf("%s: the directory %s does not exist", path, dir)
+	}
+	return replaceFile(target, data, nil)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// writeFD writes data to an open file descriptor named /dev/stdout,
+// /dev/stderr, /dev/fd/N or /proc/self/fd/N.
+func writeFD(name string, data []byte) error {
+	n, err := strconv.Atoi(name[strings.LastIndexAny(name, "/")+1:])
+	switch {
+	case strings.HasSuffix(name, "stdout"):
+		n, err = 1, nil
+	case strings.HasSuffix(name, "stderr"):
+		n, err = 2, nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: not a file descriptor", name)
+	}
+	if n == 1 && stdoutClosed() {
+		return fmt.Errorf("%s: standard output is closed: nothing would be written", name)
+	}
+	f := os.NewFile(uintptr(n), name)
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // maxLinks bounds how many symbolic links danglingTarget follows.
@@ -95,23 +138,49 @@ func writeDirect(path string, data []byte) error {
 	return f.Close()
 }
 
-// replaceFile writes data to a temporary file beside path, gives it mode
-// perm, syncs it and renames it to path.
-func replaceFile(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// replaceFile writes data to a temporary file beside path and renames it
+// to path, so that a reader never sees half a file. The file keeps the
+// permission bits and, where fwgen may, the owner of old, the file it
+// replaces; a new file (old nil) gets 0666 less the umask, as any program
+// creates one.
+func replaceFile(path string, data []byte, old fs.FileInfo) error {
+	tmp, err := createTemp(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	var perm fs.FileMode
+	if old != nil {
+		perm = old.Mode().Perm()
+		keepOwner(tmp, old)
+	}
 	if err := writeAll(tmp, data, perm); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
+	}
+	return nil
 }
 
+// createTemp makes a new file beside path, with mode 0666 less the umask.
+func createTemp(path string) (*os.File, error) {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	for range 100 {
+		name := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d", base, rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("no free temporary name beside it")
+}
+
+// writeAll writes data to f, gives it mode perm unless perm is 0, syncs
+// and closes it.
 func writeAll(f *os.File, data []byte, perm fs.FileMode) error {
 	_, err := f.Write(data)
-	if err == nil {
+	if err == nil && perm != 0 {
 		err = f.Chmod(perm)
 	}
 	if err == nil {

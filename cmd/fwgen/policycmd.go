@@ -1,8 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 )
 
 // siteCSV is the file that holds the CSV of every host group of a site.
-const siteCSV = "site.csv"
+const siteCSV = policies.SiteFiles + ".csv"
 
 // maxPolicySize bounds what fwgen reads of a policy file; the loader says
 // so in a clear message rather than reading a runaway file into memory.
@@ -41,14 +42,24 @@ policy has an error.`,
 	}
 	opts.bindFlags(cmd)
 	cmd.Flags().StringVarP(&opts.policyFile, "file", "f", "", "site policy YAML")
+	cmd.Flags().BoolVar(&opts.check, "check", false, "with -o DIR: write nothing; exit 1 and show a diff when a file of DIR differs from what would be generated, is missing, or is stale")
 	return cmd
 }
 
 // generateRun loads a site policy and writes its outputs.
 func generateRun(o *genOptions) error {
-	if len(o.roles) > 0 || len(o.oses) > 0 || len(o.from) > 0 || len(o.to) > 0 || o.rpcRange != "" ||
-		len(o.staticRPC) > 0 || len(o.profiles) > 0 || len(o.scenarios) > 0 {
-		return usagef("with -f, roles, OS versions, addresses, profiles, scenarios and RPC settings come from the policy file; drop --role, --os, --from, --to, --profile, --scenario, --rpc-range and --static-rpc")
+	if err := o.checkFlags(); err != nil {
+		return err
+	}
+	var quick []string
+	for _, name := range quickFlags {
+		if o.flags.Changed(name) {
+			quick = append(quick, "--"+name)
+		}
+	}
+	if len(quick) > 0 {
+		return usagef("with -f, roles, OS versions, addresses, profiles, scenarios and RPC settings come from the policy file; drop %s",
+			strings.Join(quick, ", "))
 	}
 	formats, err := o.formats()
 	if err != nil {
@@ -65,6 +76,9 @@ func generateRun(o *genOptions) error {
 	}
 	o.summarize(rs, formats)
 	o.warnUnused(formats)
+	if o.check && o.output == "" {
+		return usagef("--check compares a directory: give the one generate -o wrote")
+	}
 	if o.output == "" {
 		if len(formats) != 1 {
 			return usagef("--emit all writes one file per host group and format: give a directory with -o")
@@ -82,16 +96,55 @@ func generateRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
-	d, err := planSiteDir(o.output, files)
+	var exts []string
+	for _, f := range formats {
+		exts = append(exts, f.Ext)
+	}
+	if o.check {
+		return checkSiteDir(o.stdout, o.output, rs.Policy, exts, files)
+	}
+	d, err := planSiteDir(o.output, rs.Policy, exts, files)
 	if err != nil {
 		return err
 	}
 	removed, err := d.commit()
-	for _, n := range removed {
-		fmt.Fprintf(o.stderr, "fwgen: removed %s: host group no longer in the policy (listed in %s)\n",
-			filepath.Join(o.output, n), manifestName)
+	if err != nil {
+		return err
 	}
-	return err
+	o.tidySummary(removed, d.changed)
+	return nil
+}
+
+// tidySummary says what generate -o removed (a count, unless --quiet; the
+// files with --verbose) and, as a warning, which stale files it left
+// because they changed since it wrote them.
+func (o *genOptions) tidySummary(removed, changed []string) {
+	paths := func(names []string) string {
+		var ps []string
+		for _, n := range names {
+			ps = append(ps, filepath.Join(o.output, n))
+		}
+		return strings.Join(ps, ", ")
+	}
+	switch {
+	case len(removed) == 0 || o.quiet:
+	case o.verbose:
+		fmt.Fprintf(o.stderr, "fwgen: removed %s of host groups no longer in the policy: %s\n", files(len(removed)), paths(removed))
+	default:
+		fmt.Fprintf(o.stderr, "fwgen: removed %s of host groups no longer in the policy (--verbose names them)\n", files(len(removed)))
+	}
+	if len(changed) > 0 {
+		fmt.Fprintf(o.stderr, "fwgen: warning: left %s of host groups no longer in the policy, changed since fwgen wrote them: %s; "+
+			"delete them when done with them\n", files(len(changed)), paths(changed))
+	}
+}
+
+// files is "1 file" or "n files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }
 
 // checkOutputDir refuses, for generate -o, a path that does not exist and
@@ -157,14 +210,15 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 	if err != nil {
 		return nil, err
 	}
+	tables, err := groupTables(base.Table, rs.Groups)
+	if err != nil {
+		return nil, err
+	}
 	files := map[string][]byte{}
 	for _, g := range rs.Groups {
-		if g.Name+".csv" == siteCSV {
-			return nil, fmt.Errorf("host group %q: its CSV would overwrite %s, the site's; rename the group", g.Name, siteCSV)
-		}
 		opts := base
 		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
-		opts.Table = groupTable(base.Table, g.Name)
+		opts.Table = tables[g.Name]
 		for _, f := range formats {
 			out, err := o.renderWith(f, rs.ForGroup(g.Name, f.Netfilter), opts)
 			if err != nil {
@@ -188,16 +242,31 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 // chain made of it (FWGEN-<GROUP>-FORWARD fits in iptables' 28 characters).
 const maxGroupTable = 20
 
-// groupTable names a host group's own nftables table (and so its iptables
-// chains): the base table and the group's name, shortened with a hash of
-// the name when too long, so that two long names still differ.
-func groupTable(base, group string) string {
-	t := base + "-" + strings.ReplaceAll(group, ".", "_")
-	if len(t) <= maxGroupTable {
-		return t
+// groupTables names each host group's own nftables table (and so its
+// iptables chains): the base table, '-' and the group's slug
+// ("fwgen-dc-east" for dc_east). A name too long is cut and given '_' and
+// 8 hex digits of the SHA-256 of the group's name ("fwgen-branc_1a2b3c4d"):
+// a slug has no '_', so a cut name never meets a whole one, and the policy
+// loader has refused two groups of one slug. It returns an error naming
+// both groups should two names still meet, which would make their files
+// replace each other's rules.
+func groupTables(base string, groups []policies.Group) (map[string]string, error) {
+	if base == "" {
+		base = "fwgen"
 	}
-	h := fnv.New32a()
-	h.Write([]byte(group))
-	sum := fmt.Sprintf("%08x", h.Sum32())[:6]
-	return strings.TrimRight(t[:maxGroupTable-len(sum)-1], "-_") + "-" + sum
+	tables := make(map[string]string, len(groups))
+	owner := make(map[string]string, len(groups))
+	for _, g := range groups {
+		t := base + "-" + policies.GroupSlug(g.Name)
+		if len(t) > maxGroupTable {
+			sum := sha256.Sum256([]byte(g.Name))
+			h := hex.EncodeToString(sum[:4])
+			t = strings.TrimRight(t[:max(maxGroupTable-len(h)-1, len(base)+1)], "-") + "_" + h
+		}
+		if other, dup := owner[t]; dup {
+			return nil, fmt.Errorf("host groups %q and %q would share the table %s (and its iptables chains); rename one, or give a shorter --table", other, g.Name, t)
+		}
+		owner[t], tables[g.Name] = g.Name, t
+	}
+	return tables, nil
 }

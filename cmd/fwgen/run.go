@@ -29,6 +29,12 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// findingsError is a result that exits 1 without being a mistake of the
+// input: drift, lint findings, a difference.
+type findingsError struct{ err error }
+
+func (e findingsError) Error() string { return e.err.Error() }
+
 // run is fwgen's entry point; it returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
@@ -95,6 +101,9 @@ Microsoft article that says so (KB 832017 and the articles it leans on).`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.checkFlags(); err != nil {
+				return err
+			}
 			if opts.policyFile != "" {
 				return generateRun(opts)
 			}

@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fwgen/fwgen/policies"
 )
 
 // TestExitCodes checks the codes that scripts and CI depend on: 0 done, 1
@@ -47,22 +51,42 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-func TestGroupTable(t *testing.T) {
-	long1 := groupTable("fwgen", "datacenter-east-domain-controllers")
-	long2 := groupTable("fwgen", "datacenter-east-domain-controllers-2")
-	if got := groupTable("fwgen", "dcs"); got != "fwgen-dcs" {
-		t.Errorf("groupTable(dcs) = %q", got)
+// TestGroupTables: each host group gets a table of its own, short enough
+// for iptables' chain names; a cut name never meets a whole one, and two
+// groups that would still meet are an error naming both.
+func TestGroupTables(t *testing.T) {
+	groups := func(names ...string) []policies.Group {
+		var gs []policies.Group
+		for _, n := range names {
+			gs = append(gs, policies.Group{Name: n})
+		}
+		return gs
 	}
-	if got := groupTable("fwgen", "site.a"); got != "fwgen-site_a" {
-		t.Errorf("groupTable(site.a) = %q", got)
+	// "fwgen-datac_" and the hash of the name: printf %s NAME | sha256sum.
+	tables, err := groupTables("fwgen", groups("dcs", "site.a", "datacenter-east-domain-controllers",
+		"datacenter-east-domain-controllers-2", "datac-984d6d3a"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, g := range []string{long1, long2} {
-		if len(g) > maxGroupTable {
-			t.Errorf("%q is longer than %d", g, maxGroupTable)
+	want := map[string]string{
+		"dcs":                                  "fwgen-dcs",
+		"site.a":                               "fwgen-site-a",
+		"datacenter-east-domain-controllers":   "fwgen-datac_984d6d3a",
+		"datacenter-east-domain-controllers-2": "fwgen-datac_24262d71",
+		"datac-984d6d3a":                       "fwgen-datac-984d6d3a",
+	}
+	if diff := cmp.Diff(want, tables); diff != "" {
+		t.Errorf("groupTables (-want +got):\n%s", diff)
+	}
+	for _, tb := range tables {
+		if len(tb) > maxGroupTable {
+			t.Errorf("%q is longer than %d", tb, maxGroupTable)
 		}
 	}
-	if long1 == long2 {
-		t.Errorf("two long names give one table %q", long1)
+	// A --table so long that nothing of the group's name is left.
+	_, err = groupTables("a-very-long-table-name", groups("branch-one", "branch-one"))
+	if err == nil || !strings.Contains(err.Error(), `"branch-one" and "branch-one" would share the table`) {
+		t.Errorf("two groups of one table: %v", err)
 	}
 }
 

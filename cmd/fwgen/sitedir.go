@@ -3,11 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -17,22 +20,38 @@ import (
 // are gone, and nothing else.
 const manifestName = ".fwgen-manifest"
 
-const manifestHeader = "# The files fwgen generate -o wrote in this directory, one a line. On the next run,\n" +
-	"# fwgen removes those it no longer generates, and no other file. Do not edit.\n"
+const manifestHeader = "# The files fwgen generate -o wrote in this directory for the policy named below, with\n" +
+	"# the SHA-256 of each as written (as sha256sum prints it). On the next run of the policy,\n" +
+	"# fwgen removes the files of the formats it writes that it no longer generates, unless\n" +
+	"# changed since, and no other file. Do not edit.\n"
 
-// siteDir is the plan of one generate -o DIR run: the files to write and
-// the stale files of an earlier run to remove.
-type siteDir struct {
-	dir   string
-	files map[string][]byte
-	stale []string
+// siteManifest is what a manifest says: the policy whose files the
+// directory holds, and each file with the SHA-256 of what was written
+// ("" where a manifest of an earlier fwgen gave none).
+type siteManifest struct {
+	policy string
+	files  map[string]string
 }
 
-// planSiteDir checks dir and the files to write into it, and finds the
-// stale files the manifest of an earlier run lists. Nothing is written.
-// It refuses a dir that is a file, and a file name whose path holds
-// something other than a regular file.
-func planSiteDir(dir string, files map[string][]byte) (*siteDir, error) {
+// siteDir is the plan of one generate -o DIR run: the files to write, the
+// manifest to write with them, and the stale files of an earlier run to
+// remove or, changed since, to leave.
+type siteDir struct {
+	dir      string
+	files    map[string][]byte
+	manifest []byte
+	stale    []string // to remove: listed, no longer generated, unchanged
+	changed  []string // left in place: listed, no longer generated, changed since
+}
+
+// planSiteDir checks dir and the files to write into it for policy, in
+// files of the extensions exts (and site.csv), and finds the stale files
+// that the manifest of an earlier run lists. Nothing is written. A file of
+// another extension stays listed: a run of one format leaves the others'
+// files alone. It refuses a dir that is a file, a file name whose path
+// holds something other than a regular file, and a dir whose manifest
+// names another policy.
+func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*siteDir, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
@@ -57,14 +76,34 @@ func planSiteDir(dir string, files map[string][]byte) (*siteDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range old {
-		if _, keep := files[name]; keep {
+	if old.policy != "" && old.policy != policy {
+		return nil, usagef("-o %s holds the files of policy %s (its %s says so), not of %s: give each policy a directory of its own; "+
+			"to give this one to %s, delete its files of %s and the %s", dir, old.policy, manifestName, policy, policy, old.policy, manifestName)
+	}
+	next := siteManifest{policy: policy, files: map[string]string{}}
+	for name, data := range files {
+		next.files[name] = fmt.Sprintf("%x", sha256.Sum256(data))
+	}
+	for _, name := range slices.Sorted(maps.Keys(old.files)) {
+		if _, ok := files[name]; ok {
 			continue
 		}
-		if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
-			d.stale = append(d.stale, name)
+		ext := strings.TrimPrefix(filepath.Ext(name), ".")
+		if name != siteCSV && !slices.Contains(exts, ext) {
+			next.files[name] = old.files[name] // a format this run does not write
+			continue
 		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if fi, lerr := os.Lstat(filepath.Join(dir, name)); lerr != nil || !fi.Mode().IsRegular() || err != nil {
+			continue // gone, or no longer a file of fwgen's
+		}
+		if sum := old.files[name]; sum != "" && sum != fmt.Sprintf("%x", sha256.Sum256(data)) {
+			d.changed = append(d.changed, name)
+			continue
+		}
+		d.stale = append(d.stale, name)
 	}
+	d.manifest = next.bytes()
 	return d, nil
 }
 
@@ -83,40 +122,48 @@ func fileKind(fi fs.FileInfo) string {
 	return "a special file"
 }
 
-// readManifest returns the file names an earlier run listed in dir's
-// manifest: plain names only, so that a damaged manifest never names a
-// file outside dir.
-func readManifest(dir string) ([]string, error) {
+// readManifest reads dir's manifest; an empty one when there is none. It
+// keeps plain file names only, so that a damaged manifest never names a
+// file outside dir, and reads the one name a line of earlier manifests.
+func readManifest(dir string) (siteManifest, error) {
+	m := siteManifest{files: map[string]string{}}
 	data, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return m, nil
 	}
 	if err != nil {
-		return nil, ioError{err}
+		return m, ioError{err}
 	}
-	var names []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		name := strings.TrimSpace(sc.Text())
-		if name == "" || strings.HasPrefix(name, "#") || name != filepath.Base(name) || name == manifestName ||
-			strings.HasPrefix(name, ".") {
+		line := strings.TrimSpace(sc.Text())
+		if p, ok := strings.CutPrefix(line, "policy "); ok {
+			m.policy = strings.TrimSpace(p)
 			continue
 		}
-		names = append(names, name)
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || !sha256Hex.MatchString(sum) {
+			sum, name = "", line
+		}
+		if name == "" || strings.HasPrefix(name, "#") || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			continue
+		}
+		m.files[name] = sum
 	}
-	return names, nil
+	return m, nil
 }
 
-func manifest(files map[string][]byte) []byte {
+// sha256Hex matches a SHA-256 as sha256sum prints it.
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// bytes is the manifest's text: the header, the policy, and a line
+// "SHA256  NAME" a file, sorted by name.
+func (m siteManifest) bytes() []byte {
 	var b strings.Builder
 	b.WriteString(manifestHeader)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		b.WriteString(n + "\n")
+	b.WriteString("policy " + m.policy + "\n")
+	for _, n := range slices.Sorted(maps.Keys(m.files)) {
+		b.WriteString(m.files[n] + "  " + n + "\n")
 	}
 	return []byte(b.String())
 }
@@ -135,7 +182,7 @@ func (d *siteDir) commit() (removed []string, err error) {
 		return nil, ioError{err}
 	}
 	defer os.RemoveAll(staging)
-	all := map[string][]byte{manifestName: manifest(d.files)}
+	all := map[string][]byte{manifestName: d.manifest}
 	for n, data := range d.files {
 		all[n] = data
 	}
@@ -170,15 +217,16 @@ func (d *siteDir) commit() (removed []string, err error) {
 }
 
 // stage writes a file of the plan into the staging directory, with the
-// mode of the file it will replace, or 0644.
+// mode and owner of the file it will replace, or 0666 less the umask.
 func stage(path, target string, data []byte) error {
-	perm := fs.FileMode(0o644)
-	if fi, err := os.Stat(target); err == nil {
-		perm = fi.Mode().Perm()
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return err
+	}
+	var perm fs.FileMode
+	if fi, err := os.Stat(target); err == nil {
+		perm = fi.Mode().Perm()
+		keepOwner(f, fi)
 	}
 	if err := writeAll(f, data, perm); err != nil {
 		return fmt.Errorf("%s: %w", target, err)

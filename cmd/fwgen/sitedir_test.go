@@ -1,8 +1,10 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,7 +16,7 @@ import (
 func TestSiteDirRollsBack(t *testing.T) {
 	dir := t.TempDir()
 	first := map[string][]byte{"a.csv": []byte("a1"), "b.csv": []byte("b1"), "gone.csv": []byte("g1")}
-	d, err := planSiteDir(dir, first)
+	d, err := planSiteDir(dir, "p", []string{"csv"}, first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +24,7 @@ func TestSiteDirRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := map[string][]byte{"a.csv": []byte("a2"), "c.csv": []byte("c2"), "z.csv": []byte("z2")}
-	d, err = planSiteDir(dir, second)
+	d, err = planSiteDir(dir, "p", []string{"csv"}, second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,15 +58,69 @@ func TestSiteDirRollsBack(t *testing.T) {
 }
 
 // TestManifestStaysInside: a manifest that names paths outside its
-// directory, or fwgen's own files, removes nothing of them.
+// directory, or fwgen's own files, removes nothing of them; a manifest of
+// an earlier fwgen, a name a line, still reads.
 func TestManifestStaysInside(t *testing.T) {
 	dir := t.TempDir()
-	manifest := manifestHeader + "../escape.csv\n/etc/passwd\n.fwgen-manifest\nok.csv\n\n"
+	manifest := manifestHeader + "../escape.csv\n/etc/passwd\n.fwgen-manifest\nok.csv\n\n" +
+		strings.Repeat("a", 64) + "  ../x.csv\n"
 	if err := os.WriteFile(filepath.Join(dir, manifestName), []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	names, err := readManifest(dir)
-	if err != nil || strings.Join(names, ",") != "ok.csv" {
-		t.Errorf("readManifest = %v, %v; want ok.csv only", names, err)
+	m, err := readManifest(dir)
+	if err != nil || len(m.files) != 1 || m.files["ok.csv"] != "" {
+		t.Errorf("readManifest = %v, %v; want ok.csv only", m.files, err)
+	}
+}
+
+// TestSiteDirTidiesItsOwn: a run removes the stale files of the formats
+// it writes, leaves those of other formats (listed still), leaves a stale
+// file changed since it was written (and lists it no more), and refuses a
+// directory of another policy.
+func TestSiteDirTidiesItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	all := map[string][]byte{"a.csv": []byte("a"), "a.nft": []byte("a"), "b.csv": []byte("b"), "b.nft": []byte("b"),
+		"c.csv": []byte("c"), "site.csv": []byte("s")}
+	d, err := planSiteDir(dir, "hq", []string{"csv", "nft"}, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "c.csv"), []byte("changed by hand"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Groups b and c are gone; this run writes CSV only.
+	d, err = planSiteDir(dir, "hq", []string{"csv"}, map[string][]byte{"a.csv": []byte("a2"), "site.csv": []byte("s2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.stale, ",") + " | " + strings.Join(d.changed, ","); got != "b.csv | c.csv" {
+		t.Errorf("stale | changed = %s, want b.csv | c.csv", got)
+	}
+	if _, err := d.commit(); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"a.csv": true, "a.nft": true, "b.csv": false, "b.nft": true, "c.csv": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, want)
+		}
+	}
+	m, err := readManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(slices.Sorted(maps.Keys(m.files)), ","); m.policy != "hq" || got != "a.csv,a.nft,b.nft,site.csv" {
+		t.Errorf("manifest of %s: %s, want hq: a.csv,a.nft,b.nft,site.csv", m.policy, got)
+	}
+	// The nftables run then removes b.nft.
+	d, err = planSiteDir(dir, "hq", []string{"nft"}, map[string][]byte{"a.nft": []byte("a"), "site.csv": []byte("s2")})
+	if err != nil || strings.Join(d.stale, ",") != "b.nft" {
+		t.Errorf("stale %v (%v), want b.nft", d.stale, err)
+	}
+	_, err = planSiteDir(dir, "branch", []string{"csv"}, map[string][]byte{"site.csv": []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "holds the files of policy hq") {
+		t.Errorf("another policy's directory: %v", err)
 	}
 }

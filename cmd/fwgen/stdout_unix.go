@@ -3,6 +3,10 @@
 package main
 
 import (
+	"io/fs"
+	"os"
+	"syscall"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -20,4 +24,14 @@ func stdoutClosed() bool {
 	}
 	flags, err := unix.FcntlInt(1, unix.F_GETFL, 0)
 	return err == nil && flags&unix.O_ACCMODE == unix.O_RDWR
+}
+
+// keepOwner gives f the owner and group of old, as far as fwgen may: as
+// root always, otherwise only the group, if fwgen's user is in it.
+func keepOwner(f *os.File, old fs.FileInfo) {
+	if st, ok := old.Sys().(*syscall.Stat_t); ok {
+		if f.Chown(int(st.Uid), int(st.Gid)) != nil {
+			f.Chown(-1, int(st.Gid))
+		}
+	}
 }

@@ -83,39 +83,38 @@ func groupList(groups []string, all bool) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(groups[:maxNamedGroups], ", "), len(groups)-maxNamedGroups)
 }
 
-// openLines are the warnings about rules that accept any address: for
-// each set of peers and ports open to any address, the host groups that
-// have it.
+// openLines are the warnings about rules that accept any address. Each
+// item (the peers, and the protocol and ports open to them) is never left
+// out, since that is what a reviewer must see; items that the same host
+// groups have share a line, which names the groups (the first few, unless
+// --verbose).
 func (o *genOptions) openLines(rs *policies.Ruleset) []string {
-	var p patternGroups
+	var items patternGroups
 	for _, g := range rs.Groups {
 		if g.SharedWith != "" {
 			continue
 		}
-		byPeers := map[string][]string{}
-		var keys []string
 		for _, r := range g.ByScope() {
-			if !openToAny(r.Sources) {
-				continue
+			if openToAny(r.Sources) {
+				items.add(scopePeers(&g, r)+" on "+ruleText(r), g.Name)
 			}
-			peers := scopePeers(&g, r)
-			if _, ok := byPeers[peers]; !ok {
-				keys = append(keys, peers)
-			}
-			byPeers[peers] = append(byPeers[peers], ruleText(r))
-		}
-		slices.Sort(keys)
-		var parts []string
-		for _, k := range keys {
-			parts = append(parts, k+" on "+strings.Join(byPeers[k], ", "))
-		}
-		if len(parts) > 0 {
-			p.add(strings.Join(parts, "; "), g.Name)
 		}
 	}
-	return p.lines(func(pat, groups string) string {
-		return fmt.Sprintf("open to any address in %s: %s", groups, pat)
-	}, o.verbose)
+	var byGroups patternGroups // the items of each list of groups
+	lists := map[string][]string{}
+	for _, item := range items.order {
+		key := strings.Join(items.groups[item], "\x00")
+		lists[key] = items.groups[item]
+		byGroups.add(key, item)
+	}
+	order := slices.Clone(byGroups.order)
+	slices.SortStableFunc(order, func(a, b string) int { return len(lists[b]) - len(lists[a]) })
+	var out []string
+	for _, key := range order {
+		out = append(out, fmt.Sprintf("open to any address in %s: %s", groupList(lists[key], o.verbose),
+			strings.Join(byGroups.groups[key], "; ")))
+	}
+	return out
 }
 
 // openToAny reports whether sources admit any address of a family: none

@@ -50,7 +50,7 @@ $added = 0
 
 # cluster-node / Cluster service: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv4-t8-admins-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-icmpv4-t8-admins-members'
     DisplayName   = 'cluster-node - Cluster service (ICMPv4-In, type 8)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: admins, members. See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv4'
@@ -64,7 +64,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-icmpv6-t128-admins-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-icmpv6-t128-admins-members'
     DisplayName   = 'cluster-node - Cluster service (ICMPv6-In, type 128)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: admins, members. OS: The article asks for ICMPv6 (with ICMPv4 and 445/TCP) for validation of failover clusters on Windows Server 2008 and later. (the servers run Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Cluster service).'
     Protocol      = 'ICMPv6'
@@ -78,7 +78,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp-admins-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-tcp-admins-members'
     DisplayName   = 'cluster-node - Cluster service (TCP-In, from admins, members)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: RPC, Cluster Service, Randomly allocated high ports. Peers: admins, members. See KB 832017 (Cluster service); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -92,7 +92,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: tcp 3343,5985
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-tcp-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-tcp-members'
     DisplayName   = 'cluster-node - Cluster service (TCP-In, from members)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service, Windows Remote Management (Cluster-Aware Updating). Peers: members. See KB 832017 (Cluster service); Cluster-Aware Updating requirements and best practices (Enable Windows Management Instrumentation (WMI)); Firewall requirements for Azure Local (Firewall requirements for internal rules and ports).'
     Protocol      = 'TCP'
@@ -106,7 +106,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: udp 137
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp-admins'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-udp-admins'
     DisplayName   = 'cluster-node - Cluster service (UDP-In, from admins)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Administrator. Peers: admins. See KB 832017 (Cluster service); Firewall requirements for Azure Local (Failover Clustering).'
     Protocol      = 'UDP'
@@ -120,7 +120,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # cluster-node / Cluster service: udp 3343
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--cluster-node-cluster-udp-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-udp-members'
     DisplayName   = 'cluster-node - Cluster service (UDP-In, from members)'
     Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Cluster Service. Peers: members. See KB 832017 (Cluster service).'
     Protocol      = 'UDP'
@@ -134,7 +134,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # hyperv-host / Hyper-V service: tcp 135,2179,49152-65535
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp-admins'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--hyperv-host-hyper-v-tcp-admins'
     DisplayName   = 'hyperv-host - Hyper-V service (TCP-In, from admins)'
     Description   = 'fwgen: Hyper-V service (vmms), role hyperv-host, host group cluster-node-hyperv-host: RPC Endpoint Mapper and WMI (Hyper-V Manager), Virtual Machine Management Service (VMConnect), RPC dynamic ports (Hyper-V Manager). Peers: admins. See Firewall requirements for Azure Local (Hyper-V); KB 929851.'
     Protocol      = 'TCP'
@@ -148,7 +148,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # hyperv-host / Hyper-V service: tcp 445,6600
 $rule = @{
-    Name          = 'fwgen-cluster-node-hyperv-host--hyperv-host-hyper-v-tcp-members'
+    Name          = 'fwgen-cluster-node-hyperv-host-76b73211--hyperv-host-hyper-v-tcp-members'
     DisplayName   = 'hyperv-host - Hyper-V service (TCP-In, from members)'
     Description   = 'fwgen: Hyper-V service (vmms), role hyperv-host, host group cluster-node-hyperv-host: SMB (live migration), Live migration. Peers: members. See KB 832017 (Hyper-V service).'
     Protocol      = 'TCP'

@@ -60,7 +60,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-icmpv4-t8-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-icmpv4-t8-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -74,7 +74,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-icmpv6-t128-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-icmpv6-t128-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: ICMP (IPv6). Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv6'
@@ -88,7 +88,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-tcp-admins'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-tcp-admins'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, from admins)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
@@ -102,7 +102,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -116,7 +116,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 5722
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-tcp-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-tcp-members'
     DisplayName   = 'dc - Active Directory (local security authority) (TCP-In, from members)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: RPC, DFSR (SYSVOL). Peers: members. OS: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (the servers run Windows Server 2008 R2). See KB 832017 (Distributed File System Replication).'
     Protocol      = 'TCP'
@@ -130,7 +130,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-ad-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-ad-udp-admins-clients-members'
     DisplayName   = 'dc - Active Directory (local security authority) (UDP-In)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dc: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -144,7 +144,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-dfsn-tcp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (TCP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -158,7 +158,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsn-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-dfsn-udp-admins-clients-members'
     DisplayName   = 'dc - Distributed File System Namespaces (UDP-In)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dc: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -172,7 +172,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dfsr-tcp-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-dfsr-tcp-members'
     DisplayName   = 'dc - Distributed File System Replication (TCP-In)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dc: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2008 R2, Windows Server 2016, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -186,7 +186,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-dns-server-tcp-admins'
+    Name          = 'fwgen-dc-89eb09b0--dc-dns-server-tcp-admins'
     DisplayName   = 'dc - DNS Server (TCP-In, from admins)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: RPC (DNS Manager). Peers: admins. See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -200,7 +200,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-dc--dc-dns-server-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-dns-server-tcp-admins-clients-members'
     DisplayName   = 'dc - DNS Server (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -214,7 +214,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-dc--dc-dns-server-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-dns-server-udp-admins-clients-members'
     DisplayName   = 'dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dc: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -228,7 +228,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-frs-tcp-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-frs-tcp-members'
     DisplayName   = 'dc - File Replication (TCP-In)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: members. OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2008 R2, Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -242,7 +242,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-group-policy-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-group-policy-tcp-admins-clients-members'
     DisplayName   = 'dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dc: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -256,7 +256,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-kdc-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-kdc-tcp-admins-clients-members'
     DisplayName   = 'dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -270,7 +270,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-dc--dc-kdc-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-kdc-udp-admins-clients-members'
     DisplayName   = 'dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dc: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -284,7 +284,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-link-tracking-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-link-tracking-tcp-admins-clients-members'
     DisplayName   = 'dc - Distributed Link Tracking Server (TCP-In)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dc: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -298,7 +298,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-netlogon-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-netlogon-tcp-admins-clients-members'
     DisplayName   = 'dc - Net Logon (TCP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -312,7 +312,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-dc--dc-netlogon-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-netlogon-udp-admins-clients-members'
     DisplayName   = 'dc - Net Logon (UDP-In)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dc: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -326,7 +326,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-dc--dc-rpc-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-rpc-tcp-admins-clients-members'
     DisplayName   = 'dc - Remote Procedure Call (RPC) (TCP-In)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dc: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -340,7 +340,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-dc--dc-server-tcp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-server-tcp-admins-clients-members'
     DisplayName   = 'dc - Server (TCP-In)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dc: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -354,7 +354,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-dc--dc-w32time-udp-admins-clients-members'
+    Name          = 'fwgen-dc-89eb09b0--dc-w32time-udp-admins-clients-members'
     DisplayName   = 'dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dc: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'

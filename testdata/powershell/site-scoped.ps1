@@ -68,7 +68,7 @@ $added = 0
 
 # dc / Active Directory (local security authority): esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-esp-l2tp-ipsec-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-esp-l2tp-ipsec-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ESP-In, scenario l2tp-ipsec)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients, members. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = '50'
@@ -83,7 +83,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv4-t8-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv4-t8-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv4-In, type 8)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv4'
@@ -99,7 +99,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): icmpv6 type 128
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-icmpv6-t128-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv6-t128-clients'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
     Protocol      = 'ICMPv6'
@@ -115,7 +115,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 9389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'TCP'
@@ -131,7 +131,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 53,88,135,389,445,464,636,3268-3269,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -147,7 +147,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-tcp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
     Protocol      = 'TCP'
@@ -163,7 +163,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 53,88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
     Protocol      = 'UDP'
@@ -179,7 +179,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 500,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-l2tp-ipsec-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-l2tp-ipsec-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members, scenario l2tp-ipsec)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec ISAKMP, NAT-T. Peers: admins, clients, members. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
     Protocol      = 'UDP'
@@ -195,7 +195,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Active Directory (local security authority): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-ad-udp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -211,7 +211,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -227,7 +227,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-tcp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'TCP'
@@ -243,7 +243,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -259,7 +259,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Namespaces: udp 138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsn-udp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
     Protocol      = 'UDP'
@@ -275,7 +275,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed File System Replication: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dfsr-tcp-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members'
     DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
     Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
     Protocol      = 'TCP'
@@ -291,7 +291,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins'
     DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -307,7 +307,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: tcp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'TCP'
@@ -323,7 +323,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / DNS Server: udp 53
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-dns-server-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
     Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
     Protocol      = 'UDP'
@@ -339,7 +339,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / File Replication: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-frs-tcp-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-frs-tcp-members'
     DisplayName   = 'dcs: dc - File Replication (TCP-In)'
     Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
     Protocol      = 'TCP'
@@ -355,7 +355,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: tcp 135,389,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -371,7 +371,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Group Policy: udp 49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-group-policy-udp-gp-dcom-udp-admins'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-udp-gp-dcom-udp-admins'
     DisplayName   = 'dcs: dc - Group Policy (UDP-In, scenario gp-dcom-udp)'
     Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM. Peers: admins. Scenario gp-dcom-udp, included on request. See KB 832017 (Group Policy); KB 929851.'
     Protocol      = 'UDP'
@@ -387,7 +387,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: tcp 88,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'TCP'
@@ -403,7 +403,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Kerberos Key Distribution Center: udp 88,389,464
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-kdc-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
     Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
     Protocol      = 'UDP'
@@ -419,7 +419,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Distributed Link Tracking Server: tcp 135,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-link-tracking-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-link-tracking-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In)'
     Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
     Protocol      = 'TCP'
@@ -435,7 +435,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
     Protocol      = 'TCP'
@@ -451,7 +451,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-tcp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'TCP'
@@ -467,7 +467,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 389
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -483,7 +483,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Net Logon: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-netlogon-udp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
     Protocol      = 'UDP'
@@ -499,7 +499,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 135,445,49152-65535
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
     Protocol      = 'TCP'
@@ -515,7 +515,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'TCP'
@@ -531,7 +531,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): tcp 593
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-tcp-rpc-over-https-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-rpc-over-https-admins-clients-members'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members, scenario rpc-over-https)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC over HTTPS. Peers: admins, clients, members. Scenario rpc-over-https, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'TCP'
@@ -547,7 +547,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Remote Procedure Call (RPC): udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-rpc-udp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, scenario netbios)'
     Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
     Protocol      = 'UDP'
@@ -563,7 +563,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: icmpv4 type 8
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-icmpv4-t8-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-icmpv4-t8-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (ICMPv4-In, type 8, scenario netbios)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: ICMP echo (NetBT name resolution). Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'ICMPv4'
@@ -579,7 +579,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 445
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -595,7 +595,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: tcp 139
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-tcp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members, scenario netbios)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'TCP'
@@ -611,7 +611,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Server: udp 137-138
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-server-udp-netbios-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-udp-netbios-admins-clients-members'
     DisplayName   = 'dcs: dc - Server (UDP-In, scenario netbios)'
     Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
     Protocol      = 'UDP'
@@ -627,7 +627,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # dc / Windows Time: udp 123
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--dcs-dc-w32time-udp-admins-clients-members'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-w32time-udp-admins-clients-members'
     DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
     Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
     Protocol      = 'UDP'
@@ -643,7 +643,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # management / Windows Remote Management (WinRM): tcp 5985
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-admins'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-management-winrm-tcp-admins'
     DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins)'
     Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; PowerShell remoting listens on it by default from Windows Server 2012. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; about_Remote_Troubleshooting.'
     Protocol      = 'TCP'
@@ -659,7 +659,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # management / Windows Remote Management (WinRM): tcp 5986
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-management-winrm-tcp-winrm-https-admins'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-management-winrm-tcp-winrm-https-admins'
     DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins, scenario winrm-https)'
     Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTPS). Peers: admins. OS: WinRM 2.0''s default HTTPS port; an HTTPS listener needs a certificate and is configured by hand. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). Scenario winrm-https, included on request. See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; Installation and Configuration for Windows Remote Management (Configuration of WinRM and IPMI).'
     Protocol      = 'TCP'
@@ -675,7 +675,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: ah (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-ah-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-ah-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (AH-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec AH (IP protocol 51). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '51'
@@ -689,7 +689,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: esp (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-esp-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-esp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (ESP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ESP (IP protocol 50). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '50'
@@ -703,7 +703,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: gre (no ports)
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-gre-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-gre-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (GRE-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: GRE (IP protocol 47). Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = '47'
@@ -717,7 +717,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: tcp 1723
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-tcp-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-tcp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (TCP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'TCP'
@@ -732,7 +732,7 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
 
 # vpn / Routing and Remote Access: udp 500,1701,4500
 $rule = @{
-    Name          = 'fwgen-contoso-server-firewall--vpn-vpn-rras-udp-admins-clients'
+    Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-udp-admins-clients'
     DisplayName   = 'vpn: vpn - Routing and Remote Access (UDP-In)'
     Description   = 'fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: admins, clients. See KB 832017 (Routing and Remote Access).'
     Protocol      = 'UDP'
