@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -173,5 +174,26 @@ func TestMergeRanges(t *testing.T) {
 	}
 	if strings.Join(s, " ") != want {
 		t.Errorf("MergeRanges = %v, want %s", s, want)
+	}
+}
+
+// TestPortRangeJSON reads a range as the JSON outputs write it and as a
+// string, and refuses ports out of range or reversed.
+func TestPortRangeJSON(t *testing.T) {
+	for in, want := range map[string]PortRange{
+		`{"from": 1025, "to": 5000}`: {1025, 5000},
+		`"445"`:                      {445, 445},
+		`"49152-65535"`:              {49152, 65535},
+	} {
+		var got PortRange
+		if err := json.Unmarshal([]byte(in), &got); err != nil || got != want {
+			t.Errorf("%s: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`{"from": 0, "to": 5}`, `{"from": 6, "to": 5}`, `{"from": 70000, "to": 70001}`, `"0"`, `[1]`} {
+		var got PortRange
+		if err := json.Unmarshal([]byte(in), &got); err == nil {
+			t.Errorf("%s: read as %v, want an error", in, got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -55,6 +56,28 @@ func (r *PortRange) UnmarshalText(b []byte) error {
 		return err
 	}
 	*r = v
+	return nil
+}
+
+// UnmarshalJSON reads a range as JSON outputs write it, {"from": 1025,
+// "to": 5000}, or as a string "1025-5000". It returns an error for a range
+// whose ports are not from 1 to 65535 or whose end is below its start.
+func (r *PortRange) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		return r.UnmarshalText([]byte(s))
+	}
+	var v struct{ From, To uint16 }
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.From == 0 || v.To < v.From {
+		return fmt.Errorf("port range {from: %d, to: %d}: want ports from 1 to 65535, from at most to", v.From, v.To)
+	}
+	*r = PortRange{From: v.From, To: v.To}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -110,6 +111,25 @@ func TestDeterministic(t *testing.T) {
 		b := emitString(t, f.Name, goldenCases[1].ruleset(t), Options{})
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s: two runs gave different bytes", f.Name)
+		}
+	}
+}
+
+// TestJSONRoundTrip: a Ruleset read back from its JSON (as fwgen diff
+// reads one) writes the same JSON and CSV again, so that nothing of it is
+// lost on the way.
+func TestJSONRoundTrip(t *testing.T) {
+	for _, c := range goldenCases {
+		rs := c.ruleset(t)
+		data := emitString(t, "json", rs, Options{})
+		var back policies.Ruleset
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		for _, f := range []string{"json", "csv"} {
+			if diff := cmp.Diff(string(emitString(t, f, rs, Options{})), string(emitString(t, f, &back, Options{}))); diff != "" {
+				t.Errorf("%s: %s of the Ruleset read back (-want +got):\n%s", c.name, f, diff)
+			}
 		}
 	}
 }
