@@ -136,6 +136,7 @@ func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
 		return nil, err
 	}
 	p.Source = name
+	p.pos = func(path string) (int, int) { return l.position(path, l.keys) }
 	return p, nil
 }
 

@@ -197,7 +197,7 @@ hosts:
 		},
 	}
 	prefixes := cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
-	if diff := cmp.Diff(want, got, prefixes, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, got, prefixes, cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(Policy{})); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }

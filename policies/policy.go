@@ -32,6 +32,21 @@ type Policy struct {
 	Scenarios []string
 	// Optional turns every scenario on.
 	Optional bool
+
+	// pos finds the line and column of a value of the file the policy
+	// was loaded from; nil for a policy made otherwise.
+	pos func(path string) (line, col int)
+}
+
+// Pos returns the line and column (from 1) of the value at path in the
+// file the policy was loaded from ("hosts[1].peers.clients"), or of its
+// nearest parent that has one; 0, 0 when the policy was not read from a
+// file.
+func (p *Policy) Pos(path string) (line, col int) {
+	if p.pos == nil {
+		return 0, 0
+	}
+	return p.pos(path)
 }
 
 // RPCOptions describe an estate that narrowed or pinned its RPC ports.
@@ -87,14 +102,17 @@ func (q Quick) Policy() *Policy {
 	p := &Policy{Name: name, Source: "command line", Quick: true, OS: q.OS, RPC: q.RPC, Optional: q.Optional,
 		Scenarios: q.Scenarios, Networks: map[string][]netip.Prefix{}}
 	if len(q.From) > 0 {
-		p.Networks["from"] = q.From
+		p.Networks[QuickFrom] = q.From
 		for _, peer := range []Peer{Clients, Members, Admins} {
-			h.Peers[peer] = []string{"from"}
+			h.Peers[peer] = []string{QuickFrom}
 		}
 	}
 	p.Hosts = []Host{h}
 	return p
 }
+
+// QuickFrom names the network of quick mode's --from addresses.
+const QuickFrom = "from"
 
 // QuickName names the policy and host group that quick mode makes of its
 // roles: "dc", or "cluster-node-hyperv-host". It is a valid group name, so

@@ -28,6 +28,11 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 		return nil, err
 	}
 	rs := &Ruleset{Schema: SchemaV1, Policy: p.Name, Source: p.Source}
+	for _, name := range slices.Sorted(maps.Keys(p.Networks)) {
+		if name != QuickFrom {
+			rs.Networks = append(rs.Networks, Network{Name: name, Prefixes: sortPrefixes(p.Networks[name])})
+		}
+	}
 	var errs []error
 	for i := range p.Hosts {
 		g, err := resolveGroup(p, &p.Hosts[i], c)

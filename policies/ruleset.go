@@ -1,8 +1,10 @@
 package policies
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -40,10 +42,93 @@ const (
 // its servers must accept, each need traced to its role, service, OS reason
 // and reference. Emitters read only this.
 type Ruleset struct {
-	Schema string  `json:"schema"`
-	Policy string  `json:"policy"`
-	Source string  `json:"source"`
-	Groups []Group `json:"groups"`
+	Schema string `json:"schema"`
+	Policy string `json:"policy"`
+	Source string `json:"source"`
+	// Networks are the named networks of the policy, sorted by name, so
+	// that an output can name a set of sources ("clients") rather than
+	// list its prefixes.
+	Networks []Network `json:"networks,omitempty"`
+	Groups   []Group   `json:"groups"`
+}
+
+// Network is a named set of addresses of a policy.
+type Network struct {
+	Name     string         `json:"name"`
+	Prefixes []netip.Prefix `json:"prefixes"`
+}
+
+// SourceName names a list of sources as the policy does: "any address"
+// for none; the networks and host groups whose addresses make it up
+// ("clients + admins", "host group dcs"), with " (IPv6)" when it is their
+// addresses of one IP version (an ICMPv6 rule's); or else the prefixes
+// themselves.
+func (rs *Ruleset) SourceName(sources []netip.Prefix) string {
+	if len(sources) == 0 {
+		return "any address"
+	}
+	want := sortPrefixes(sources)
+	if name := rs.namedAs(want, 0); name != "" {
+		return name
+	}
+	for _, fam := range []int{4, 6} {
+		if len(OfFamily(want, fam)) == len(want) {
+			if name := rs.namedAs(want, fam); name != "" {
+				return fmt.Sprintf("%s (IPv%d)", name, fam)
+			}
+		}
+	}
+	return SourcesKey(want)
+}
+
+// namedAs names want as a union of networks, and then of networks and
+// host groups, whose prefixes of IP version fam (0 for both) are exactly
+// want; "" when there is none.
+func (rs *Ruleset) namedAs(want []netip.Prefix, fam int) string {
+	type named struct {
+		name string
+		ps   []netip.Prefix
+	}
+	var sets []named
+	for _, n := range rs.Networks {
+		sets = append(sets, named{n.Name, n.Prefixes})
+	}
+	for pass := range 2 {
+		if pass == 1 {
+			for _, g := range rs.Groups {
+				if g.SharedWith == "" {
+					sets = append(sets, named{"host group " + g.Name, g.Addresses})
+				}
+			}
+		}
+		var names []string
+		var covered []netip.Prefix
+		for _, n := range sets {
+			ps := n.ps
+			if fam != 0 {
+				ps = OfFamily(ps, fam)
+			}
+			if len(ps) > 0 && containsAll(want, sortPrefixes(ps)) {
+				names = append(names, n.name)
+				covered = append(covered, ps...)
+			}
+		}
+		if len(names) > 0 && SourcesKey(sortPrefixes(covered)) == SourcesKey(want) {
+			return strings.Join(names, " + ")
+		}
+	}
+	return ""
+}
+
+// containsAll reports whether every prefix of part is in whole, both
+// sorted.
+func containsAll(whole, part []netip.Prefix) bool {
+	for _, p := range part {
+		if !slices.Contains(whole, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // Group is one host group's resolved needs.

@@ -99,23 +99,7 @@ func serviceRun(w io.Writer, c *catalog.Catalog, id string) error {
 	if s.Notes != "" {
 		fmt.Fprintf(w, "notes: %s\n", s.Notes)
 	}
-	var roles []string
-	for _, r := range c.Roles {
-		for _, rs := range r.Services {
-			if rs.ID != s.ID {
-				continue
-			}
-			role := r.ID
-			if rs.Scenario != "" {
-				role += " (scenario " + rs.Scenario + ")"
-			}
-			if rs.When != nil {
-				role += " (" + strings.TrimPrefix(condition(catalog.Entry{When: rs.When}), ", ") + ")"
-			}
-			roles = append(roles, role)
-		}
-	}
-	fmt.Fprintf(w, "roles: %s\n", dash(strings.Join(roles, ", ")))
+	fmt.Fprintf(w, "roles: %s\n", dash(serviceRoles(c, s.ID)))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nPROTOCOL/PORTS\tLABEL\tPEERS\tCONDITION\tREFERENCE")
 	for _, e := range s.Entries {
@@ -204,11 +188,15 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print fwgen's version",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(stdout, "fwgen %s\n", v)
+			fmt.Fprintf(stdout, "fwgen %s\n", fwgenVersion())
 		},
 	}
+}
+
+// fwgenVersion is the module version fwgen was built from, or "(devel)".
+func fwgenVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

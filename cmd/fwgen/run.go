@@ -119,6 +119,7 @@ Microsoft article that says so (KB 832017 and the articles it leans on).`,
 	opts.bindFlags(cmd)
 	cmd.Flags().StringVarP(&opts.policyFile, "file", "f", "", "site policy YAML (as 'fwgen generate -f'); -o is then a directory")
 	cmd.AddCommand(newGenerateCmd(stdout, stderr), newRolesCmd(stdout), newServicesCmd(stdout),
-		newVersionCmd(stdout))
+		newVersionCmd(stdout), newDiffCmd(stdout), newLintCmd(stdout), newPortsCmd(stdout),
+		newExplainCmd(stdout, stderr), newManCmd(stdout))
 	return cmd
 }

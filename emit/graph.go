@@ -1,0 +1,251 @@
+package emit
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+// Graph is the flows of a site as a picture: the sources and the host
+// groups as nodes, an edge per set of sources a group accepts, labelled
+// with what it accepts and for which services. Markdown draws it with
+// Mermaid and dot with Graphviz.
+type Graph struct {
+	Nodes []GraphNode
+	Edges []GraphEdge
+}
+
+// GraphNode is a set of sources or a host group.
+type GraphNode struct {
+	ID    string // n1, g1: safe in Mermaid and DOT
+	Label string
+	Group bool // a host group; else a set of sources
+	Any   bool // the source "any address"
+}
+
+// GraphEdge is the traffic a group accepts from a set of sources.
+type GraphEdge struct {
+	From, To string
+	Label    string
+	// Mark is "" for an ordinary edge, "open" for one from any address,
+	// "added" or "removed" in a diff.
+	Mark string
+}
+
+// graphBuilder gives each node an id, once.
+type graphBuilder struct {
+	g   Graph
+	ids map[string]string
+}
+
+func newGraphBuilder() *graphBuilder { return &graphBuilder{ids: map[string]string{}} }
+
+// Node returns the id of the node for a label, adding it the first time.
+func (b *graphBuilder) node(label string, group bool) string {
+	k := fmt.Sprintf("%v|%s", group, label)
+	if id, ok := b.ids[k]; ok {
+		return id
+	}
+	prefix := "n"
+	if group {
+		prefix = "g"
+	}
+	id := fmt.Sprintf("%s%d", prefix, len(b.ids)+1)
+	b.ids[k] = id
+	b.g.Nodes = append(b.g.Nodes, GraphNode{ID: id, Label: label, Group: group, Any: !group && label == "any address"})
+	return id
+}
+
+// RulesetGraph draws a Ruleset: an edge from each set of sources to each
+// host group that accepts it, labelled with the protocols and ports and
+// the services, and marked "open" from any address.
+func RulesetGraph(rs *policies.Ruleset) Graph {
+	b := newGraphBuilder()
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		if g.SharedWith != "" {
+			continue
+		}
+		to := b.node(g.Name, true)
+		for _, e := range groupEdges(rs, g) {
+			e.From, e.To = b.node(e.From, false), to
+			b.g.Edges = append(b.g.Edges, e)
+		}
+	}
+	return b.g
+}
+
+// NewDiffGraph returns a builder for the graph of a diff: its edges are
+// added flows and removed ones.
+func NewDiffGraph() *DiffGraph { return &DiffGraph{b: newGraphBuilder()} }
+
+// DiffGraph collects the edges of a diff.
+type DiffGraph struct{ b *graphBuilder }
+
+// Edge adds the traffic from a set of sources to a host group, marked
+// "added", "removed" or "changed".
+func (d *DiffGraph) Edge(from, group, label, mark string) {
+	d.b.g.Edges = append(d.b.g.Edges, GraphEdge{From: d.b.node(from, false), To: d.b.node(group, true), Label: label, Mark: mark})
+}
+
+// Graph returns the graph.
+func (d *DiffGraph) Graph() Graph { return d.b.g }
+
+// groupEdges are a group's edges, one per set of sources, From set to the
+// sources' node id.
+func groupEdges(rs *policies.Ruleset, g *policies.Group) []GraphEdge {
+	type acc struct {
+		what, services []string
+	}
+	bySrc := map[string]*acc{}
+	var order []string
+	for _, r := range g.ByScope() {
+		from := rs.SourceName(r.Sources)
+		a, ok := bySrc[from]
+		if !ok {
+			a = &acc{}
+			bySrc[from] = a
+			order = append(order, from)
+		}
+		a.what = append(a.what, ruleText(r))
+		for _, s := range r.Services {
+			if !slices.Contains(a.services, s) {
+				a.services = append(a.services, s)
+			}
+		}
+	}
+	slices.Sort(order)
+	var out []GraphEdge
+	for _, from := range order {
+		a := bySrc[from]
+		slices.Sort(a.services)
+		e := GraphEdge{From: from, Label: clipBytes(strings.Join(a.what, "; "), 80) + ": " + clipBytes(strings.Join(a.services, ", "), 80)}
+		if from == "any address" {
+			e.Mark = "open"
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// ruleText is "tcp 53,88" or "icmpv6 type 128".
+func ruleText(r policies.ScopeRule) string {
+	switch {
+	case r.Proto.HasPorts():
+		return string(r.Proto) + " " + PortList(r.Ports)
+	case r.ICMPType != nil:
+		return fmt.Sprintf("%s type %d", r.Proto, *r.ICMPType)
+	}
+	return string(r.Proto)
+}
+
+// Mermaid writes the graph as a Mermaid flowchart, left to right. Edges
+// from any address are dashed and red; in a diff, added edges are thick
+// and green, removed ones dashed and grey, changed ones orange.
+func (g Graph) Mermaid() string {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	for _, n := range g.Nodes {
+		if n.Group {
+			fmt.Fprintf(&b, "  %s[[\"%s\"]]\n", n.ID, mermaidText(n.Label))
+		} else {
+			fmt.Fprintf(&b, "  %s([\"%s\"])\n", n.ID, mermaidText(n.Label))
+		}
+	}
+	var styles []string
+	for i, e := range g.Edges {
+		arrow := "-->"
+		switch e.Mark {
+		case "open", "removed":
+			arrow = "-.->"
+		case "added":
+			arrow = "==>"
+		}
+		label := e.Label
+		if sign := map[string]string{"added": "+ ", "removed": "- ", "changed": "~ "}[e.Mark]; sign != "" {
+			label = sign + label
+		}
+		fmt.Fprintf(&b, "  %s %s|\"%s\"| %s\n", e.From, arrow, mermaidText(label), e.To)
+		if color := map[string]string{"open": "#c00", "added": "#080", "removed": "#888", "changed": "#d80"}[e.Mark]; color != "" {
+			styles = append(styles, fmt.Sprintf("  linkStyle %d stroke:%s,color:%s", i, color, color))
+		}
+	}
+	for _, n := range g.Nodes {
+		if n.Any {
+			styles = append(styles, fmt.Sprintf("  style %s stroke:#c00,color:#c00", n.ID))
+		}
+	}
+	for _, s := range styles {
+		b.WriteString(s + "\n")
+	}
+	return b.String()
+}
+
+// mermaidText makes s safe inside a quoted Mermaid label: one line, no
+// quotes or markup characters, which become Mermaid's entity codes.
+func mermaidText(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		switch r {
+		case '"':
+			b.WriteString("#quot;")
+		case '#':
+			b.WriteString("#35;")
+		case '<':
+			b.WriteString("#lt;")
+		case '>':
+			b.WriteString("#gt;")
+		case '&':
+			b.WriteString("#amp;")
+		case '|':
+			b.WriteString("#124;")
+		case '`':
+			b.WriteString("#96;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// DOT writes the graph for Graphviz, left to right, with the same marks
+// as Mermaid.
+func (g Graph) DOT(name string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "digraph %s {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", dotString(name))
+	for _, n := range g.Nodes {
+		attrs := "shape=ellipse"
+		switch {
+		case n.Group:
+			attrs = "shape=box, style=bold"
+		case n.Any:
+			attrs = "shape=ellipse, color=\"#cc0000\", fontcolor=\"#cc0000\""
+		}
+		fmt.Fprintf(&b, "  %s [label=%s, %s];\n", n.ID, dotString(n.Label), attrs)
+	}
+	for _, e := range g.Edges {
+		attrs := ""
+		switch e.Mark {
+		case "open":
+			attrs = ", style=dashed, color=\"#cc0000\""
+		case "added":
+			attrs = ", penwidth=2, color=\"#008800\""
+		case "removed":
+			attrs = ", style=dashed, color=\"#888888\""
+		case "changed":
+			attrs = ", color=\"#dd8800\""
+		}
+		fmt.Fprintf(&b, "  %s -> %s [label=%s%s];\n", e.From, e.To, dotString(e.Label), attrs)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// dotString quotes s as a DOT string: one line, backslashes and quotes
+// escaped.
+func dotString(s string) string {
+	s = strings.ReplaceAll(oneLine(s), `\`, `\\`)
+	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+}

@@ -1,0 +1,125 @@
+package emit
+
+import (
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/fwgen/fwgen/policies"
+)
+
+var (
+	_ = register(Format{Name: "markdown", Ext: "md", Emitter: EmitFunc(emitMarkdown),
+		Description: "a review document: a Mermaid diagram of the flows, then per host group a table of what it accepts and why"})
+	_ = register(Format{Name: "dot", Ext: "dot", Emitter: EmitFunc(emitDOT),
+		Description: "the flow diagram of the Markdown review, for Graphviz (dot -Tsvg)"})
+)
+
+// mdData is what templates/markdown.tmpl lays out; every string is
+// already Markdown (mdText, mdCell).
+type mdData struct {
+	Title, Source string
+	Diagram       string
+	Groups        []mdGroup
+}
+
+type mdGroup struct {
+	Name, Summary string
+	Lines         []string // facts: servers, RPC range, notes
+	Rows          []mdRow
+	LeftOut       []string
+}
+
+type mdRow struct {
+	Proto, Ports, From, Services, Why, Refs string
+}
+
+func emitMarkdown(w io.Writer, rs *policies.Ruleset, _ Options) error {
+	d := mdData{Title: mdText(rs.Policy), Source: mdText(rs.Source), Diagram: RulesetGraph(rs).Mermaid()}
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
+		if g.SharedWith != "" {
+			continue
+		}
+		d.Groups = append(d.Groups, mdGroupOf(rs, g))
+	}
+	return render(w, "markdown.tmpl", nil, d)
+}
+
+func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
+	mg := mdGroup{Name: mdText(g.Name), Summary: mdText("roles " + strings.Join(g.Roles, ", ") + "; " + osNameList(g.OS))}
+	servers := "any address of the host"
+	if len(g.Addresses) > 0 {
+		servers = policies.SourcesKey(g.Addresses)
+	}
+	mg.Lines = append(mg.Lines, mdText("Servers: "+servers+"."), mdText("RPC dynamic range "+PortList(g.RPC.Ranges)+": "+g.RPC.Reason+"."))
+	for _, s := range g.RPC.Static {
+		mg.Lines = append(mg.Lines, mdText("Static RPC port: "+s.Interface+" on "+strconv.Itoa(int(s.Port))+"."))
+	}
+	for _, n := range g.Notes {
+		mg.Lines = append(mg.Lines, mdText("Note: "+n))
+	}
+	for _, r := range g.ByService() {
+		ports := PortList(r.Ports)
+		if r.ICMPType != nil {
+			ports = "type " + strconv.Itoa(*r.ICMPType)
+		}
+		why := append([]string{}, r.OSReasons...)
+		for _, s := range r.Scenarios {
+			why = append(why, "scenario "+s)
+		}
+		refs := make([]string, len(r.Refs))
+		for i, ref := range r.Refs {
+			refs[i] = mdLink(ref)
+		}
+		mg.Rows = append(mg.Rows, mdRow{Proto: mdCell(string(r.Proto)), Ports: mdCell(ports),
+			From:     mdCell(rs.SourceName(r.Sources) + " (" + peerWords(r.Peers, ", ") + ")"),
+			Services: mdCell(r.Role + " / " + r.ServiceName), Why: mdCell(strings.Join(why, "; ")), Refs: strings.Join(refs, "<br>")})
+	}
+	for _, o := range g.Omitted {
+		what := strings.TrimSpace(o.Role + "/" + o.Service + " " + string(o.Proto) + " " + o.Ports)
+		mg.LeftOut = append(mg.LeftOut, mdText(what+": "+o.Reason))
+	}
+	for _, l := range scenarioLines(g) {
+		mg.LeftOut = append(mg.LeftOut, mdText(l))
+	}
+	return mg
+}
+
+func emitDOT(w io.Writer, rs *policies.Ruleset, _ Options) error {
+	_, err := io.WriteString(w, RulesetGraph(rs).DOT("fwgen: "+rs.Policy))
+	return err
+}
+
+// MarkdownText makes s one line of Markdown text that shows as written:
+// the characters Markdown or HTML would read as markup (emphasis, links,
+// table cells, HTML tags and entities, GitHub's $math$) are escaped with a
+// backslash.
+func MarkdownText(s string) string { return mdText(s) }
+
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		if strings.ContainsRune("\\`*_[]<>|#!~&$", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// mdCell is mdText for a table cell, "-" when empty.
+func mdCell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return mdText(s)
+}
+
+// mdLink is a citation as a Markdown link when it has an https address.
+func mdLink(r policies.Ref) string {
+	if strings.HasPrefix(r.URL, "https://") && !strings.ContainsAny(r.URL, "()<> \"") {
+		return "[" + mdText(r.String()) + "](" + r.URL + ")"
+	}
+	return mdText(r.String())
+}
