@@ -2,7 +2,10 @@
 # Runs every test of fwgen. On a fresh machine, run as root, it first installs
 # what the tests need: nftables, iptables and iproute2 (the Linux rules are
 # loaded into network namespaces and probed with real traffic), Node.js and
-# the PowerShell parser (every emitted .ps1 is parsed), and the Go modules.
+# the PowerShell parser (every emitted .ps1 is parsed), Graphviz, Chromium
+# and mermaid-cli (the review diagrams are drawn), Microsoft's SARIF
+# Multitool (lint's SARIF is validated), git (diff reads revisions),
+# actionlint (the CI workflow of the README is linted), and the Go modules.
 #
 # With CI=true a missing tool or privilege fails the run instead of skipping
 # the tests that need it.
@@ -14,7 +17,8 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 missing=()
-for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm; do
+for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm \
+	dot:graphviz chromium:chromium git:git; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -36,7 +40,15 @@ go mod download
 if command -v npm >/dev/null 2>&1; then
 	say "PowerShell parser (tree-sitter-powershell)"
 	(cd .ci/psparse && npm ci --no-audit --no-fund --loglevel=error)
+	say "mermaid-cli, driving the system's chromium"
+	(cd .ci/mermaid && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error)
+	say "SARIF Multitool"
+	(cd .ci/sarif && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+say "actionlint"
+GOBIN="$(go env GOPATH)/bin" go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+export PATH="$PATH:$(go env GOPATH)/bin"
 
 say "go vet"
 go vet ./...

@@ -1,0 +1,194 @@
+package emit
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/policies"
+)
+
+// examplesDir holds the example site policies.
+var examplesDir = filepath.Join("..", "policies", "examples")
+
+// exampleRulesets resolves every example policy, by file base name.
+func exampleRulesets(t *testing.T) map[string]*policies.Ruleset {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples in %s: %v", examplesDir, err)
+	}
+	out := map[string]*policies.Ruleset{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := policies.Load(filepath.Base(f), data, catalog.Default())
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		rs, err := policies.Resolve(p, catalog.Default())
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".yaml")] = rs
+	}
+	return out
+}
+
+// TestReviewGolden keeps the Markdown review and the DOT graph of every
+// example.
+func TestReviewGolden(t *testing.T) {
+	for name, rs := range exampleRulesets(t) {
+		checkGolden(t, filepath.Join("..", "testdata", "markdown", name+".md"), emitString(t, "markdown", rs, Options{}))
+		checkGolden(t, filepath.Join("..", "testdata", "dot", name+".dot"), emitString(t, "dot", rs, Options{}))
+	}
+}
+
+// needTool returns the path of a checker the tests run, or skips the test
+// when it is missing; with CI=true it fails instead.
+func needTool(t *testing.T, path, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(path)
+	if err != nil {
+		msg := fmt.Sprintf("%s not available (%v); %s", path, err, install)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// mmdc is mermaid-cli, installed by npm ci in .ci/mermaid, which draws a
+// diagram in headless Chromium; puppeteer.json points it at the system's
+// chromium.
+func mmdc(t *testing.T) (bin string, args []string) {
+	dir, err := filepath.Abs(filepath.Join("..", ".ci", "mermaid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin = needTool(t, filepath.Join(dir, "node_modules", ".bin", "mmdc"),
+		"install Node.js and chromium, then: cd .ci/mermaid && PUPPETEER_SKIP_DOWNLOAD=true npm ci")
+	needTool(t, "chromium", "install Debian's chromium")
+	return bin, []string{"-p", filepath.Join(dir, "puppeteer.json"), "-q"}
+}
+
+// renderMermaid draws every Mermaid block of a Markdown file with
+// mermaid-cli and returns the SVG of the first.
+func renderMermaid(t *testing.T, markdown []byte) ([]byte, error) {
+	bin, args := mmdc(t)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "review.md"), filepath.Join(dir, "out.md")
+	if err := os.WriteFile(in, markdown, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(args, "-i", in, "-o", out, "-e", "svg")...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, msg)
+	}
+	return os.ReadFile(filepath.Join(dir, "out-1.svg"))
+}
+
+// renderDOT draws a DOT graph with Graphviz.
+func renderDOT(t *testing.T, dot []byte) ([]byte, error) {
+	bin := needTool(t, "dot", "install Debian's graphviz")
+	cmd := exec.Command(bin, "-Tsvg")
+	cmd.Stdin = bytes.NewReader(dot)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil && stderr.Len() > 0 {
+		err = fmt.Errorf("warnings: %s", stderr.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	return out, nil
+}
+
+// TestReviewDiagramsDraw draws the diagram of every example's Markdown
+// review in headless Chromium (mermaid-cli) and its DOT with Graphviz; the
+// drawings name every host group.
+func TestReviewDiagramsDraw(t *testing.T) {
+	for name, rs := range exampleRulesets(t) {
+		t.Run(name, func(t *testing.T) {
+			svg, err := renderMermaid(t, emitString(t, "markdown", rs, Options{}))
+			if err != nil {
+				t.Fatalf("mermaid: %v", err)
+			}
+			dot, err := renderDOT(t, emitString(t, "dot", rs, Options{}))
+			if err != nil {
+				t.Fatalf("dot: %v", err)
+			}
+			for _, g := range rs.Groups {
+				// Graphviz writes '-' as &#45; in SVG text.
+				dotName := strings.ReplaceAll(g.Name, "-", "&#45;")
+				if !bytes.Contains(svg, []byte(g.Name)) || !bytes.Contains(dot, []byte(dotName)) {
+					t.Errorf("host group %s is not in the drawings", g.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestReviewDiagramCheckCatches shows that the drawing checks fail on a
+// broken diagram: an unclosed node in Mermaid, an unclosed graph in DOT.
+func TestReviewDiagramCheckCatches(t *testing.T) {
+	if _, err := renderMermaid(t, []byte("```mermaid\nflowchart LR\n  a[[\"x\" --> b\n```\n")); err == nil {
+		t.Error("mermaid-cli drew a broken diagram")
+	}
+	if _, err := renderDOT(t, []byte("digraph g {\n  a -> \n")); err == nil {
+		t.Error("dot drew a broken graph")
+	}
+}
+
+// hostileGraph is a graph whose every label is hostile.
+func hostileGraph() Graph {
+	b := newGraphBuilder()
+	for i, s := range hostile {
+		from := b.node(s, false)
+		to := b.node(fmt.Sprintf("group %d %s", i, s), true)
+		b.g.Edges = append(b.g.Edges, GraphEdge{From: from, To: to, Label: s, Mark: []string{"", "open", "added", "removed", "changed"}[i%5]})
+	}
+	return b.g
+}
+
+// TestReviewHostileLabels: labels with quotes, backticks, markup, line
+// breaks and the languages' own delimiters reach Mermaid and DOT only
+// through their quoting, so that the diagrams still draw, as the labels
+// said, and Markdown text stays text.
+func TestReviewHostileLabels(t *testing.T) {
+	g := hostileGraph()
+	mermaid := g.Mermaid()
+	for _, line := range strings.Split(strings.TrimSpace(mermaid), "\n") {
+		// Every label is one quoted string with no quote inside.
+		if strings.Count(line, `"`)%2 != 0 || strings.Contains(line, "`") {
+			t.Errorf("mermaid line not quoted whole: %q", line)
+		}
+	}
+	svg, err := renderMermaid(t, []byte("```mermaid\n"+mermaid+"```\n"))
+	if err != nil {
+		t.Fatalf("mermaid: %v\n%s", err, mermaid)
+	}
+	if !bytes.Contains(svg, []byte("Remove-Item C:")) || !bytes.Contains(svg, []byte("here-string")) {
+		t.Errorf("the hostile labels do not show in the drawing")
+	}
+	dot := g.DOT(hostile[0])
+	if _, err := renderDOT(t, []byte(dot)); err != nil {
+		t.Fatalf("dot: %v\n%s", err, dot)
+	}
+	markup := regexp.MustCompile("(^|[^\\\\])[`*_\\[\\]<>|#!~&$]")
+	for _, s := range hostile {
+		if got := mdText(s); markup.MatchString(got) || strings.ContainsAny(got, "\r\n") {
+			t.Errorf("mdText(%q) = %q: markup left unescaped", s, got)
+		}
+	}
+}
