@@ -5,7 +5,8 @@
 # the PowerShell parser (every emitted .ps1 is parsed), Graphviz, Chromium
 # and mermaid-cli (the review diagrams are drawn), Microsoft's SARIF
 # Multitool (lint's SARIF is validated), git (diff reads revisions),
-# actionlint (the CI workflow of the README is linted), and the Go modules.
+# actionlint with shellcheck (the CI workflow of the README is linted), and
+# the Go modules.
 #
 # With CI=true a missing tool or privilege fails the run instead of skipping
 # the tests that need it.
@@ -18,7 +19,7 @@ say() { printf '==> %s\n' "$*"; }
 
 missing=()
 for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm \
-	dot:graphviz chromium:chromium git:git; do
+	dot:graphviz chromium:chromium git:git shellcheck:shellcheck; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -58,6 +58,32 @@ func (b *graphBuilder) node(label string, group bool) string {
 	return id
 }
 
+// source returns the id of the node a set of sources starts from: the
+// host group's own node when the sources are exactly one group's servers
+// ("host group dcs"), so that traffic between groups is drawn between
+// them; else a node of the sources.
+func (b *graphBuilder) source(label string) string {
+	if name, ok := strings.CutPrefix(label, "host group "); ok && !strings.Contains(name, " ") {
+		return b.node(name, true)
+	}
+	return b.node(label, false)
+}
+
+// clipList shortens a list joined by sep to at most n bytes, cutting
+// between items and saying how many it left out: "53, 88 and 3 more".
+func clipList(items []string, sep string, n int) string {
+	for k := len(items); k > 0; k-- {
+		s := strings.Join(items[:k], sep)
+		if k < len(items) {
+			s += fmt.Sprintf(" and %d more", len(items)-k)
+		}
+		if len(s) <= n || k == 1 {
+			return s
+		}
+	}
+	return ""
+}
+
 // RulesetGraph draws a Ruleset: an edge from each set of sources to each
 // host group that accepts it, labelled with the protocols and ports and
 // the services, and marked "open" from any address.
@@ -70,7 +96,7 @@ func RulesetGraph(rs *policies.Ruleset) Graph {
 		}
 		to := b.node(g.Name, true)
 		for _, e := range groupEdges(rs, g) {
-			e.From, e.To = b.node(e.From, false), to
+			e.From, e.To = b.source(e.From), to
 			b.g.Edges = append(b.g.Edges, e)
 		}
 	}
@@ -87,7 +113,7 @@ type DiffGraph struct{ b *graphBuilder }
 // Edge adds the traffic from a set of sources to a host group, marked
 // "added", "removed" or "changed".
 func (d *DiffGraph) Edge(from, group, label, mark string) {
-	d.b.g.Edges = append(d.b.g.Edges, GraphEdge{From: d.b.node(from, false), To: d.b.node(group, true), Label: label, Mark: mark})
+	d.b.g.Edges = append(d.b.g.Edges, GraphEdge{From: d.b.source(from), To: d.b.node(group, true), Label: label, Mark: mark})
 }
 
 // Graph returns the graph.
@@ -121,7 +147,7 @@ func groupEdges(rs *policies.Ruleset, g *policies.Group) []GraphEdge {
 	for _, from := range order {
 		a := bySrc[from]
 		slices.Sort(a.services)
-		e := GraphEdge{From: from, Label: clipBytes(strings.Join(a.what, "; "), 80) + ": " + clipBytes(strings.Join(a.services, ", "), 80)}
+		e := GraphEdge{From: from, Label: clipList(a.what, "; ", 100) + ": " + clipList(a.services, ", ", 100)}
 		if from == "any address" {
 			e.Mark = "open"
 		}

@@ -77,8 +77,7 @@ func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
 			Services: mdCell(r.Role + " / " + r.ServiceName), Why: mdCell(strings.Join(why, "; ")), Refs: strings.Join(refs, "<br>")})
 	}
 	for _, o := range g.Omitted {
-		what := strings.TrimSpace(o.Role + "/" + o.Service + " " + string(o.Proto) + " " + o.Ports)
-		mg.LeftOut = append(mg.LeftOut, mdText(what+": "+o.Reason))
+		mg.LeftOut = append(mg.LeftOut, mdText(g.OmissionText(o)))
 	}
 	for _, l := range scenarioLines(g) {
 		mg.LeftOut = append(mg.LeftOut, mdText(l))

@@ -433,9 +433,7 @@ func winGroupHeader(g *policies.Group) []string {
 		h = append(h, "  Note: "+n)
 	}
 	for _, o := range g.Omitted {
-		what := strings.Join(slices.DeleteFunc([]string{o.Role + "/" + o.Service, string(o.Proto), o.Ports, o.Label},
-			func(s string) bool { return s == "" }), " ")
-		h = append(h, fmt.Sprintf("  Left out: %s: %s", what, o.Reason))
+		h = append(h, "  Left out: "+g.OmissionText(o))
 	}
 	for _, l := range scenarioLines(g) {
 		h = append(h, "  "+l)

@@ -311,7 +311,7 @@ func TestCheckRPC(t *testing.T) {
 		{"another interface's own port", RPCOptions{Static: map[string]uint16{"ntds": 5722}},
 			[]string{"static.ntds: ntds=5722 is already the port of ad (RPC, DFSR (SYSVOL))"}},
 		{"range over served ports", RPCOptions{Range: rng(100, 300)},
-			[]string{"range: 100-300 holds ports the servers listen on (135/tcp of ad (RPC)"}},
+			[]string{"range: 100-300 holds ports the servers listen on, or would with a scenario on (135/tcp of ad (RPC)"}},
 		{"unused interface", RPCOptions{Static: map[string]uint16{"dfsr": 38904}},
 			[]string{"static.dfsr: no service of the roles dc uses"}},
 	}

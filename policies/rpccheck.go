@@ -42,8 +42,8 @@ func CheckRPC(o RPCOptions, roleIDs []string, c *catalog.Catalog) []RPCProblem {
 		}
 		if taken := portsIn(fixedPorts(roleIDs, c), *r, "", true); len(taken) > 0 {
 			out = append(out, RPCProblem{"range", fmt.Sprintf(
-				"%s holds ports the servers listen on (%s): RPC would hand them out too; "+
-					"KB 154596 suggests a range above 5000", r, strings.Join(taken, ", "))})
+				"%s holds ports the servers listen on, or would with a scenario on (%s): RPC would hand them out too; "+
+					"choose a range without them (KB 154596: port numbers below 5000 may be in use by other applications, and the same holds for any fixed port)", r, strings.Join(taken, ", "))})
 		}
 	}
 	byPort := map[uint16][]string{}

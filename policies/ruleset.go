@@ -327,3 +327,29 @@ func overlap(a, b []netip.Prefix) []netip.Prefix {
 	}
 	return sortPrefixes(out)
 }
+
+// OmissionText says what was left out and why, and, when other needs of
+// the group keep the same port open, that it stays open and for whom:
+// "dc/w32time udp 123 (SNTP): not needed ... (udp 123 stays open for
+// dc/w32time)".
+func (g *Group) OmissionText(o Omission) string {
+	what := strings.TrimSpace(o.Role + "/" + o.Service + " " + string(o.Proto) + " " + o.Ports)
+	if o.Label != "" {
+		what += " (" + o.Label + ")"
+	}
+	text := what + ": " + o.Reason
+	pr, err := catalog.ParsePortRange(o.Ports)
+	if err != nil {
+		return text
+	}
+	var keep []string
+	for _, n := range g.Needs {
+		if n.Proto == o.Proto && n.Ports.Contains(pr.From) && !slices.Contains(keep, n.Role+"/"+n.Service) {
+			keep = append(keep, n.Role+"/"+n.Service)
+		}
+	}
+	if len(keep) > 0 {
+		text += fmt.Sprintf(" (%s %s stays open for %s)", o.Proto, o.Ports, strings.Join(keep, ", "))
+	}
+	return text
+}

@@ -33,12 +33,15 @@ func newDiffCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff OLD NEW",
 		Short: "Show the flows a change to a site policy opens, closes and changes",
-		Long: `diff compares two versions of a site's rules, flow by flow: a flow is what a
-host group accepts from one peer (clients, members, admins, the servers of a role)
-on one protocol and port, from which addresses. OLD and NEW are site policies,
-JSON Rulesets (--emit json), or a git revision of a policy file, REV:PATH
-(main:site.yaml), read with git show. A network renamed without changing its
-addresses changes no flow.`,
+		Long: `diff compares two versions of a site's rules: host group by host group (added,
+removed, servers' addresses or Windows Firewall profiles changed), then flow by
+flow. A flow is what a host group accepts from one peer (clients, members,
+admins, the servers of a role) on one protocol and port, from which addresses.
+OLD and NEW are site policies, JSON Rulesets (--emit json), or a git revision
+of a policy file, REV:PATH (main:site.yaml), read with git show: PATH is from
+the repository's top, or from the current directory when it starts with ./
+(main:./site.yaml). A network renamed, or its addresses written otherwise,
+changes no flow.`,
 		Example: `  fwgen diff main:site.yaml site.yaml
   fwgen diff old.json new.json --format markdown
   fwgen diff origin/main:policies/site.yaml policies/site.yaml --exit-code`,
@@ -50,6 +53,7 @@ addresses changes no flow.`,
 	}
 	cmd.Flags().StringVar(&o.format, "format", "text", "text, markdown or json")
 	cmd.Flags().BoolVar(&o.exitCode, "exit-code", false, "exit 1 when anything differs")
+	completeWith(cmd, "format", fixed("text", "markdown", "json"))
 	return cmd
 }
 
@@ -101,10 +105,10 @@ func readRuleset(arg string) (*policies.Ruleset, error) {
 	if trimmed := bytes.TrimSpace(data); bytes.HasPrefix(trimmed, []byte("{")) {
 		var rs policies.Ruleset
 		if err := json.Unmarshal(trimmed, &rs); err != nil {
-			return nil, usagef("%s: not a JSON Ruleset of fwgen (--emit json): %v", arg, err)
+			return nil, fmt.Errorf("%s: not a JSON Ruleset of fwgen (--emit json): %v", arg, err)
 		}
 		if rs.Schema != policies.SchemaV1 {
-			return nil, usagef("%s: schema %q; want a JSON Ruleset of fwgen (--emit json, %q)", arg, rs.Schema, policies.SchemaV1)
+			return nil, fmt.Errorf("%s: schema %q; want a JSON Ruleset of fwgen (--emit json, %q)", arg, rs.Schema, policies.SchemaV1)
 		}
 		return &rs, nil
 	}
@@ -143,29 +147,51 @@ func readSide(arg string) (data []byte, name string, err error) {
 	return out, arg, nil
 }
 
+// maxDiagramText bounds the Mermaid text of a diff's diagram: Mermaid
+// (and so GitHub) refuses a diagram of more than 50,000 characters.
+const maxDiagramText = 45000
+
 // diffMarkdown writes a diff for a pull request: the flows added and
-// removed as a diagram, then a table per host group.
+// removed as a diagram (left out, with a note, when Mermaid would refuse
+// its size), then per host group its own changes and a table of flows.
 func diffMarkdown(w io.Writer, res *diff.Result) {
 	fmt.Fprintf(w, "# Firewall changes: %s → %s\n\n", mdEscape(res.Old), mdEscape(res.New))
 	if res.Empty() {
-		fmt.Fprintln(w, "No flow changes.")
+		fmt.Fprintln(w, "No changes.")
 		return
 	}
-	g := emit.NewDiffGraph()
-	for _, c := range res.Changes {
-		f := c.Flow()
-		g.Edge(f.From, f.Group, f.What()+": "+strings.Join(f.Services, ", "), c.Kind)
+	if len(res.Changes) > 0 {
+		g := emit.NewDiffGraph()
+		for _, c := range res.Changes {
+			f := c.Flow()
+			g.Edge(f.From, f.Group, f.What()+": "+strings.Join(f.Services, ", "), c.Kind)
+		}
+		if m := g.Graph().Mermaid(); len(m) <= maxDiagramText {
+			fmt.Fprintf(w, "```mermaid\n%s```\n", m)
+		} else {
+			fmt.Fprintf(w, "%d flows changed: too many to draw (Mermaid draws at most 50,000 characters); the tables below list them.\n", len(res.Changes))
+		}
 	}
-	fmt.Fprintf(w, "```mermaid\n%s```\n", g.Graph().Mermaid())
-	for _, group := range res.Groups() {
-		fmt.Fprintf(w, "\n## Host group %s\n\n| Change | Traffic | From | Services | Detail |\n|---|---|---|---|---|\n", mdEscape(group))
+	for _, group := range res.GroupNames() {
+		fmt.Fprintf(w, "\n## Host group %s\n", mdEscape(group))
+		if gc := res.GroupChange(group); gc != nil {
+			fmt.Fprintln(w)
+			for _, what := range gc.What {
+				fmt.Fprintf(w, "- **%s**: %s\n", gc.Kind, mdEscape(what))
+			}
+		}
+		header := false
 		for _, c := range res.Changes {
 			f := c.Flow()
 			if f.Group != group {
 				continue
 			}
+			if !header {
+				fmt.Fprint(w, "\n| Change | Traffic | From | Services | Detail |\n|---|---|---|---|---|\n")
+				header = true
+			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.Kind, mdEscape(f.What()), mdEscape(f.From+" ("+string(f.Peer)+")"),
-				mdEscape(strings.Join(f.Services, ", ")), mdEscape(strings.Join(append(c.What, f.Reasons...), "; ")))
+				mdEscape(strings.Join(f.Services, ", ")), mdEscape(strings.Join(append(c.What, c.NewReasons()...), "; ")))
 		}
 	}
 }

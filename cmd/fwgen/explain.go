@@ -47,6 +47,10 @@ out for the OS mix; and the scenarios there are, with how to turn them on.`,
 	f.Var(&o.gen.from, "from", "source addresses or CIDRs (repeatable or comma-separated)")
 	f.StringVarP(&o.gen.policyFile, "file", "f", "", "site policy YAML")
 	f.StringVar(&o.group, "group", "", "the host group of the site policy to explain")
+	completeCatalogFlags(cmd, false)
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return roleNames(catalog.Default()), cobra.ShellCompDirectiveNoFileComp
+	}
 	return cmd
 }
 
@@ -117,7 +121,7 @@ func explainGroup(w io.Writer, rs *policies.Ruleset, g *policies.Group) {
 	if len(g.Omitted) > 0 {
 		fmt.Fprintln(w, "\nLeft out:")
 		for _, o := range g.Omitted {
-			fmt.Fprintf(w, "  %s/%s %s %s: %s\n", o.Role, o.Service, o.Proto, o.Ports, o.Reason)
+			fmt.Fprintf(w, "  %s\n", g.OmissionText(o))
 		}
 	}
 	if len(g.Scenarios) > 0 {

@@ -24,6 +24,7 @@ type lintOptions struct {
 	policyFile string
 	format     string
 	failOn     string
+	ignore     []string
 }
 
 func newLintCmd(stdout io.Writer) *cobra.Command {
@@ -51,6 +52,10 @@ Rules:
 	cmd.Flags().StringVarP(&o.policyFile, "file", "f", "", "site policy YAML")
 	cmd.Flags().StringVar(&o.format, "format", "text", "text, json or sarif (SARIF 2.1.0, for code scanning)")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "exit 1 on findings of this severity or worse: info, warning or error")
+	completeWith(cmd, "format", fixed("text", "json", "sarif"))
+	completeWith(cmd, "fail-on", fixed("info", "warning", "error"))
+	defer completeWith(cmd, "ignore", lintRuleNames)
+	cmd.Flags().StringSliceVar(&o.ignore, "ignore", nil, "rules to leave out, by id or name (FWG006,legacy-service), for choices the site made on purpose")
 	return cmd
 }
 
@@ -70,6 +75,16 @@ func lintRun(o *lintOptions) error {
 	if o.format != "text" && o.format != "json" && o.format != "sarif" {
 		return usagef("--format %q: want text, json or sarif", o.format)
 	}
+	var ignored []string
+	for _, name := range o.ignore {
+		i := slices.IndexFunc(lint.Rules, func(r lint.Rule) bool {
+			return strings.EqualFold(r.ID, strings.TrimSpace(name)) || r.Name == strings.TrimSpace(name)
+		})
+		if i < 0 {
+			return usagef("--ignore %q: no such rule; fwgen lint --help lists them", name)
+		}
+		ignored = append(ignored, lint.Rules[i].ID)
+	}
 	p, err := loadPolicy(o.policyFile)
 	if err != nil {
 		return err
@@ -80,6 +95,9 @@ func lintRun(o *lintOptions) error {
 		return err
 	}
 	findings := lint.Check(p, rs, catalog.Default())
+	findings = slices.DeleteFunc(findings, func(f lint.Finding) bool {
+		return slices.Contains(ignored, f.Rule)
+	})
 	var buf bytes.Buffer
 	switch o.format {
 	case "json":

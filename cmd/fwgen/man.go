@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -16,16 +19,17 @@ func newManCmd(stdout io.Writer) *cobra.Command {
 		Use:   "man DIR",
 		Short: "Write fwgen's man pages (fwgen.1, fwgen-generate.1, ...) into DIR",
 		Long: `man writes a man page for fwgen and each of its commands into DIR, made from
-the commands' own help. The pages carry the date of SOURCE_DATE_EPOCH when it is
-set, so that a packager gets the same bytes on every build.`,
+the commands' own help. DIR's parent must exist. The pages are dated by
+SOURCE_DATE_EPOCH when it is set, else by the commit fwgen was built from, so
+that the same build always writes the same bytes.`,
 		Example: `  fwgen man /usr/local/share/man/man1 && mandb
   fwgen man ./man && man ./man/fwgen-generate.1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := os.MkdirAll(args[0], 0o755); err != nil {
+			if err := os.Mkdir(args[0], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 				return ioError{err}
 			}
-			date := time.Unix(0, 0).UTC()
+			date := buildTime()
 			if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 				sec, err := strconv.ParseInt(s, 10, 64)
 				if err != nil {
@@ -33,7 +37,8 @@ set, so that a packager gets the same bytes on every build.`,
 				}
 				date = time.Unix(sec, 0).UTC()
 			}
-			header := &doc.GenManHeader{Title: "FWGEN", Section: "1", Source: "fwgen", Manual: "fwgen manual", Date: &date}
+			// No title: each page takes its command's (FWGEN-GENERATE).
+			header := &doc.GenManHeader{Section: "1", Source: "fwgen " + fwgenVersion(), Manual: "fwgen manual", Date: &date}
 			root := cmd.Root()
 			root.DisableAutoGenTag = true
 			if err := doc.GenManTree(root, header, args[0]); err != nil {
@@ -43,4 +48,20 @@ set, so that a packager gets the same bytes on every build.`,
 			return nil
 		},
 	}
+}
+
+// buildTime is the time of the commit fwgen was built from, as the go
+// command records it; the Unix epoch when it did not (go install
+// module@version).
+func buildTime() time.Time {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					return t.UTC()
+				}
+			}
+		}
+	}
+	return time.Unix(0, 0).UTC()
 }

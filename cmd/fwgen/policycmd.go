@@ -41,7 +41,18 @@ policy has an error.`,
 		},
 	}
 	opts.bindFlags(cmd)
+	// The policy file sets what these set in quick mode; they stay
+	// accepted only to be refused with a clear message.
+	for _, name := range quickFlags {
+		_ = cmd.Flags().MarkHidden(name)
+	}
+	cmd.Flags().Lookup("output").Usage = "write into this directory, all or nothing: <group>.<ext> per host group and format, and site.csv"
+	cmd.Flags().Lookup("emit").Usage = "output format, or all: " + strings.Join(emit.Names(), ", ")
+	cmd.Example = `  fwgen generate -f site.yaml --emit all -o rules/
+  fwgen generate -f site.yaml --emit nftables > site.nft
+  fwgen generate -f site.yaml --emit all -o rules/ --check`
 	cmd.Flags().StringVarP(&opts.policyFile, "file", "f", "", "site policy YAML")
+	completeCatalogFlags(cmd, true)
 	cmd.Flags().BoolVar(&opts.check, "check", false, "with -o DIR: write nothing; exit 1 and show a diff when a file of DIR differs from what would be generated, is missing, or is stale")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fwgen/fwgen/catalog"
+	"github.com/fwgen/fwgen/policies"
 )
 
 func newPortsCmd(stdout io.Writer) *cobra.Command {
@@ -75,20 +76,24 @@ func entryRanges(c *catalog.Catalog, e catalog.Entry) []catalog.PortRange {
 
 func portsRun(w io.Writer, c *catalog.Catalog, args []string) error {
 	var qs []portQuery
-	for _, a := range args {
-		q, err := parsePortQuery(a)
-		if err != nil {
-			return err
+	for _, arg := range args {
+		for _, a := range strings.Split(arg, ",") {
+			q, err := parsePortQuery(strings.TrimSpace(a))
+			if err != nil {
+				return err
+			}
+			qs = append(qs, q)
 		}
-		qs = append(qs, q)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PORTS\tSERVICE\tLABEL\tPEERS\tROLES\tCONDITION\tREFERENCE")
 	found := 0
 	for _, s := range c.Services {
 		for _, e := range s.Entries {
 			if !matches(c, e, qs) {
 				continue
+			}
+			if found == 0 {
+				fmt.Fprintln(tw, "PORTS\tSERVICE\tLABEL\tPEERS\tROLES\tCONDITION\tREFERENCE")
 			}
 			found++
 			refs := e.Ref
@@ -97,7 +102,7 @@ func portsRun(w io.Writer, c *catalog.Catalog, args []string) error {
 			}
 			var cites []string
 			for _, r := range refs {
-				cites = append(cites, citation(c, r))
+				cites = append(cites, shortCitation(c, r))
 			}
 			peers := make([]string, len(e.Peers))
 			for i, p := range e.Peers {
@@ -114,6 +119,16 @@ func portsRun(w io.Writer, c *catalog.Catalog, args []string) error {
 		fmt.Fprintf(w, "no service of the catalog listens on %s\n", strings.Join(args, ", "))
 	}
 	return nil
+}
+
+// shortCitation is a citation as the rules cite it: "KB 832017 (Server)",
+// a page's title for other documents.
+func shortCitation(c *catalog.Catalog, r catalog.Citation) string {
+	ref := policies.Ref{Doc: r.Doc, Section: r.Section}
+	if d := c.Document(r.Doc); d != nil {
+		ref.Title = d.Title
+	}
+	return ref.String()
 }
 
 // matches reports whether an entry has a port of any query.

@@ -118,6 +118,7 @@ Microsoft article that says so (KB 832017 and the articles it leans on).`,
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	opts.bindFlags(cmd)
 	cmd.Flags().StringVarP(&opts.policyFile, "file", "f", "", "site policy YAML (as 'fwgen generate -f'); -o is then a directory")
+	completeCatalogFlags(cmd, false)
 	cmd.AddCommand(newGenerateCmd(stdout, stderr), newRolesCmd(stdout), newServicesCmd(stdout),
 		newVersionCmd(stdout), newDiffCmd(stdout), newLintCmd(stdout), newPortsCmd(stdout),
 		newExplainCmd(stdout, stderr), newManCmd(stdout))

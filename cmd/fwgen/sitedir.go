@@ -41,7 +41,7 @@ type siteDir struct {
 	files    map[string][]byte
 	manifest []byte
 	stale    []string // to remove: listed, no longer generated, unchanged
-	changed  []string // left in place: listed, no longer generated, changed since
+	changed  []string // left in place and listed: no longer generated, changed since
 }
 
 // planSiteDir checks dir and the files to write into it for policy, in
@@ -98,7 +98,10 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 			continue // gone, or no longer a file of fwgen's
 		}
 		if sum := old.files[name]; sum != "" && sum != fmt.Sprintf("%x", sha256.Sum256(data)) {
+			// Listed still, so that every run warns and --check fails
+			// until someone deletes it.
 			d.changed = append(d.changed, name)
+			next.files[name] = sum
 			continue
 		}
 		d.stale = append(d.stale, name)

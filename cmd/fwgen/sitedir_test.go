@@ -111,8 +111,8 @@ func TestSiteDirTidiesItsOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(slices.Sorted(maps.Keys(m.files)), ","); m.policy != "hq" || got != "a.csv,a.nft,b.nft,site.csv" {
-		t.Errorf("manifest of %s: %s, want hq: a.csv,a.nft,b.nft,site.csv", m.policy, got)
+	if got := strings.Join(slices.Sorted(maps.Keys(m.files)), ","); m.policy != "hq" || got != "a.csv,a.nft,b.nft,c.csv,site.csv" {
+		t.Errorf("manifest of %s: %s, want hq: a.csv,a.nft,b.nft,c.csv,site.csv", m.policy, got)
 	}
 	// The nftables run then removes b.nft.
 	d, err = planSiteDir(dir, "hq", []string{"nft"}, map[string][]byte{"a.nft": []byte("a"), "site.csv": []byte("s2")})

@@ -36,7 +36,7 @@ func (o *genOptions) summarize(rs *policies.Ruleset, formats []emit.Format) {
 	if o.quiet {
 		return
 	}
-	for _, l := range scenarioSummary(rs, o.verbose) {
+	for _, l := range scenarioSummary(rs, o.verbose, o.policyFile != "") {
 		fmt.Fprintln(o.stderr, "fwgen: "+l)
 	}
 }
@@ -190,7 +190,7 @@ func oldServersLine(f emit.Format, rs *policies.Ruleset, all bool) string {
 // scenarioSummary says which scenarios of the roles were left out, and
 // which --optional or the policy turned on, each once with the number of
 // host groups.
-func scenarioSummary(rs *policies.Ruleset, all bool) []string {
+func scenarioSummary(rs *policies.Ruleset, all, site bool) []string {
 	var off, on, idle patternGroups
 	for _, g := range rs.Groups {
 		if g.SharedWith != "" {
@@ -228,7 +228,11 @@ func scenarioSummary(rs *policies.Ruleset, all bool) []string {
 		out = append(out, "scenarios turned on that open nothing on these servers (their notes say why): "+list(&idle))
 	}
 	if len(off.order) > 0 {
-		out = append(out, "scenarios left out: "+list(&off)+"; --scenario ID turns one on, --optional all "+
+		how := "--scenario ID turns one on, --optional all"
+		if site {
+			how = "scenarios: [ID] in a host group (or the policy) turns one on, --optional all"
+		}
+		out = append(out, "scenarios left out: "+list(&off)+"; "+how+" "+
 			"(the outputs' headers say what each opens)")
 	}
 	return out

@@ -16,7 +16,8 @@ import (
 
 // Flow is what a host group accepts from one peer on one protocol and
 // port or range (or ICMP type): the sources are addresses, not the names
-// of networks, so that renaming a network changes no flow.
+// of networks, and the fewest prefixes that hold them, so that renaming a
+// network or writing its addresses otherwise changes no flow.
 type Flow struct {
 	Group    string             `json:"group"`
 	Proto    policies.Proto     `json:"protocol"`
@@ -95,6 +96,7 @@ func Flows(rs *policies.Ruleset) []Flow {
 	for i, f := range out {
 		slices.Sort(f.Services)
 		f.From = rs.SourceName(f.Sources)
+		f.Sources = policies.CanonicalPrefixes(f.Sources)
 		flows[i] = *f
 	}
 	slices.SortFunc(flows, compareFlows)
@@ -128,18 +130,121 @@ func (c Change) Flow() *Flow {
 	return c.Old
 }
 
-// Result is the changes between two Rulesets, sorted by host group,
-// protocol and port.
+// NewReasons are the OS and scenario reasons of the change's flow; of a
+// changed flow, only those it did not have before.
+func (c Change) NewReasons() []string {
+	if c.Old == nil || c.New == nil {
+		return c.Flow().Reasons
+	}
+	var out []string
+	for _, r := range c.New.Reasons {
+		if !slices.Contains(c.Old.Reasons, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Result is the changes between two Rulesets: of host groups (added,
+// removed, servers or profiles changed), sorted by name, and of flows,
+// sorted by host group, protocol and port.
 type Result struct {
-	Old     string   `json:"old"`
-	New     string   `json:"new"`
-	Changes []Change `json:"changes"`
+	Old     string        `json:"old"`
+	New     string        `json:"new"`
+	Groups  []GroupChange `json:"groups"`
+	Changes []Change      `json:"changes"`
+}
+
+// GroupChange is a host group added or removed, or whose servers'
+// addresses or Windows Firewall profiles changed: a rule's destination,
+// which no flow names.
+type GroupChange struct {
+	Group string   `json:"group"`
+	Kind  string   `json:"change"` // "added", "removed" or "changed"
+	What  []string `json:"what"`
+}
+
+// compareGroups finds the host groups added, removed or changed.
+func compareGroups(old, new *policies.Ruleset) []GroupChange {
+	before := map[string]*policies.Group{}
+	for i := range old.Groups {
+		if old.Groups[i].SharedWith == "" {
+			before[old.Groups[i].Name] = &old.Groups[i]
+		}
+	}
+	var out []GroupChange
+	seen := map[string]bool{}
+	for i := range new.Groups {
+		n := &new.Groups[i]
+		if n.SharedWith != "" {
+			continue
+		}
+		seen[n.Name] = true
+		o, ok := before[n.Name]
+		if !ok {
+			out = append(out, GroupChange{n.Name, "added", []string{"servers: " + servers(n.Addresses) + "; roles: " + strings.Join(n.Roles, ", ")}})
+			continue
+		}
+		var what []string
+		if added, removed := policies.PrefixChanges(o.Addresses, n.Addresses); len(added)+len(removed) > 0 || (len(o.Addresses) == 0) != (len(n.Addresses) == 0) {
+			if len(added)+len(removed) > 0 && len(added)+len(removed) <= maxPrefixChanges {
+				what = append(what, "servers: "+prefixChanges(added, removed)+" (now "+servers(n.Addresses)+")")
+			} else {
+				what = append(what, "servers: now "+servers(n.Addresses)+", were "+servers(o.Addresses))
+			}
+		}
+		if !slices.Equal(o.Profiles, n.Profiles) {
+			what = append(what, fmt.Sprintf("profiles: %s, were %s", profiles(n.Profiles), profiles(o.Profiles)))
+		}
+		if len(what) > 0 {
+			out = append(out, GroupChange{n.Name, "changed", what})
+		}
+	}
+	for name, o := range before {
+		if !seen[name] {
+			out = append(out, GroupChange{name, "removed", []string{"servers: " + servers(o.Addresses) + "; roles: " + strings.Join(o.Roles, ", ")}})
+		}
+	}
+	slices.SortFunc(out, func(a, b GroupChange) int { return cmp.Compare(a.Group, b.Group) })
+	return out
+}
+
+// servers names a group's addresses; none means every address of the
+// hosts the rules are applied on.
+func servers(addrs []netip.Prefix) string {
+	if len(addrs) == 0 {
+		return "any address of the hosts"
+	}
+	return policies.SourcesKey(policies.CanonicalPrefixes(addrs))
+}
+
+func profiles(ps []string) string {
+	if len(ps) == 0 {
+		return "any"
+	}
+	return strings.Join(ps, ", ")
+}
+
+// maxPrefixChanges bounds the prefixes a change lists as added and
+// removed; a bigger change shows the addresses before and after.
+const maxPrefixChanges = 4
+
+// prefixChanges is "+10.11.0.0/16 -10.9.0.0/16".
+func prefixChanges(added, removed []netip.Prefix) string {
+	var parts []string
+	for _, p := range added {
+		parts = append(parts, "+"+p.String())
+	}
+	for _, p := range removed {
+		parts = append(parts, "-"+p.String())
+	}
+	return strings.Join(parts, " ")
 }
 
 // Compare returns the changes from old to new, each labelled oldName and
 // newName.
 func Compare(old, new *policies.Ruleset, oldName, newName string) *Result {
-	res := &Result{Old: oldName, New: newName, Changes: []Change{}}
+	res := &Result{Old: oldName, New: newName, Groups: compareGroups(old, new), Changes: []Change{}}
 	before := map[key]Flow{}
 	for _, f := range Flows(old) {
 		before[f.key()] = f
@@ -171,7 +276,18 @@ func Compare(old, new *policies.Ruleset, oldName, newName string) *Result {
 func changes(o, n *Flow) []string {
 	var what []string
 	if policies.SourcesKey(o.Sources) != policies.SourcesKey(n.Sources) {
-		what = append(what, fmt.Sprintf("sources: %s, were %s", n.From, o.From))
+		added, removed := policies.PrefixChanges(o.Sources, n.Sources)
+		switch {
+		case len(n.Sources) == 0:
+			what = append(what, "sources: any address, were "+o.From)
+		case len(o.Sources) == 0:
+			what = append(what, "sources: "+n.From+", were any address")
+		case len(added)+len(removed) <= maxPrefixChanges:
+			what = append(what, fmt.Sprintf("sources: %s (now %s)", prefixChanges(added, removed), n.From))
+		default:
+			what = append(what, fmt.Sprintf("sources: now %s (%s), were %s (%s)", n.From, policies.SourcesKey(n.Sources),
+				o.From, policies.SourcesKey(o.Sources)))
+		}
 	}
 	var plus, minus []string
 	for _, s := range n.Services {
@@ -191,15 +307,29 @@ func changes(o, n *Flow) []string {
 }
 
 // Empty reports whether nothing changed.
-func (r *Result) Empty() bool { return len(r.Changes) == 0 }
+func (r *Result) Empty() bool { return len(r.Changes) == 0 && len(r.Groups) == 0 }
 
-// Groups lists the host groups with changes, in order.
-func (r *Result) Groups() []string {
+// GroupNames lists the host groups with changes, sorted.
+func (r *Result) GroupNames() []string {
 	var out []string
+	for _, g := range r.Groups {
+		out = addUnique(out, g.Group)
+	}
 	for _, c := range r.Changes {
 		out = addUnique(out, c.Flow().Group)
 	}
+	slices.Sort(out)
 	return out
+}
+
+// GroupChange returns the change of the host group itself, if any.
+func (r *Result) GroupChange(group string) *GroupChange {
+	for i := range r.Groups {
+		if r.Groups[i].Group == group {
+			return &r.Groups[i]
+		}
+	}
+	return nil
 }
 
 func addUnique(s []string, v string) []string {
@@ -224,12 +354,17 @@ func unionPrefixes(a, b []netip.Prefix) []netip.Prefix {
 // a flow, "+" added, "-" removed, "~" changed, with its services and why.
 func (r *Result) Text(w io.Writer) {
 	if r.Empty() {
-		fmt.Fprintf(w, "no flow changes from %s to %s\n", r.Old, r.New)
+		fmt.Fprintf(w, "no changes from %s to %s\n", r.Old, r.New)
 		return
 	}
-	fmt.Fprintf(w, "flow changes from %s to %s:\n", r.Old, r.New)
-	for _, group := range r.Groups() {
+	fmt.Fprintf(w, "changes from %s to %s:\n", r.Old, r.New)
+	for _, group := range r.GroupNames() {
 		fmt.Fprintf(w, "\nhost group %s:\n", group)
+		if gc := r.GroupChange(group); gc != nil {
+			for _, what := range gc.What {
+				fmt.Fprintf(w, "  %s %s\n", map[string]string{"added": "+", "removed": "-", "changed": "~"}[gc.Kind], what)
+			}
+		}
 		for _, c := range r.Changes {
 			f := c.Flow()
 			if f.Group != group {
@@ -240,7 +375,7 @@ func (r *Result) Text(w io.Writer) {
 			for _, what := range c.What {
 				fmt.Fprintf(w, "      %s\n", what)
 			}
-			for _, why := range f.Reasons {
+			for _, why := range c.NewReasons() {
 				fmt.Fprintf(w, "      why: %s\n", why)
 			}
 		}

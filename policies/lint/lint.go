@@ -8,6 +8,7 @@ package lint
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -66,8 +67,8 @@ var Rules = []Rule{
 		catalog.Citation{Doc: "kb832017"}},
 	{"FWG008", "rpc-range-small", Warning, "The restricted RPC range is small or starts below 5000.",
 		catalog.Citation{Doc: "kb154596"}},
-	{"FWG009", "rpc-range-to-clients", Info, "The RPC dynamic range is open to clients of domain controllers; static ports or --rpc-keywords would serve.",
-		catalog.Citation{Doc: "kb224196"}},
+	{"FWG009", "rpc-range-to-clients", Info, "The RPC dynamic range is open to the clients of domain controllers; a firewall that filters RPC by interface UUID admits less.",
+		catalog.Citation{Doc: "kb154596"}},
 }
 
 // RuleByID returns the rule with that id.
@@ -158,20 +159,41 @@ func (k *checker) add(id, path, group, format string, args ...any) {
 		Ref: ref.String(), URL: url})
 }
 
-// anyAddress reports whether sources admit any address of a family.
+// anyAddress reports whether sources admit every address of an IP
+// version: none given, 0.0.0.0/0 or ::/0, or prefixes that add up to it
+// (0.0.0.0/1 and 128.0.0.0/1).
 func anyAddress(sources []netip.Prefix) bool {
-	return len(sources) == 0 || slices.ContainsFunc(sources, func(p netip.Prefix) bool { return p.Bits() == 0 })
+	return len(sources) == 0 || policies.CoversFamily(sources, 4) || policies.CoversFamily(sources, 6)
+}
+
+// worldFamily is the IP version (4 or 6) whose every address the prefixes
+// hold, or 0.
+func worldFamily(ps []netip.Prefix) int {
+	for _, fam := range []int{4, 6} {
+		if policies.CoversFamily(ps, fam) {
+			return fam
+		}
+	}
+	return 0
 }
 
 // openPath is where a group's peer is opened to any address: the
-// 0.0.0.0/0 or ::/0 of a network the peer names, else where the group
-// names the peer, else the group itself.
+// 0.0.0.0/0 or ::/0 of a network the peer names, or the network whose
+// prefixes add up to every address, else where the group names the peer,
+// else the group itself.
 func (k *checker) openPath(h *policies.Host, path string, peer policies.Peer) string {
-	for _, name := range h.Peers[peer] {
+	names, ok := h.Peers[peer]
+	if !ok && peer == policies.Admins {
+		names = h.Peers[policies.Clients] // admins default to the clients' networks
+	}
+	for _, name := range names {
 		for i, p := range k.p.Networks[name] {
 			if p.Bits() == 0 {
 				return fmt.Sprintf("networks.%s[%d]", name, i)
 			}
+		}
+		if worldFamily(k.p.Networks[name]) != 0 {
+			return "networks." + name
 		}
 	}
 	return peerPath(h, path, peer)
@@ -228,14 +250,50 @@ func (k *checker) openPorts(g *policies.Group, h *policies.Host, path string) {
 		}
 	}
 	slices.Sort(peers)
+	// One finding per rule and place: peers opened by the same network
+	// (admins default to the clients' networks) share it.
+	type finding struct {
+		peers, ports, services []string
+	}
+	var order []string
+	found := map[string]*finding{}
 	for _, peer := range peers {
-		if x := rpc[peer]; x != nil {
-			k.add("FWG001", k.openPath(h, path, peer), g.Name, "host group %s: the RPC range %s/tcp is open to %s from any address (%s)",
-				g.Name, x.ports, peer, strings.Join(x.services, ", "))
+		for id, x := range map[string]*hit{"FWG001": rpc[peer], "FWG002": smb[peer]} {
+			if x == nil {
+				continue
+			}
+			key := id + " " + k.openPath(h, path, peer)
+			f := found[key]
+			if f == nil {
+				f = &finding{}
+				found[key] = f
+				order = append(order, key)
+			}
+			f.peers = append(f.peers, string(peer))
+			for _, p := range strings.Split(x.ports, ", ") {
+				if !slices.Contains(f.ports, p) {
+					f.ports = append(f.ports, p)
+				}
+			}
+			for _, sv := range x.services {
+				if !slices.Contains(f.services, sv) {
+					f.services = append(f.services, sv)
+				}
+			}
 		}
-		if x := smb[peer]; x != nil {
-			k.add("FWG002", k.openPath(h, path, peer), g.Name, "host group %s: SMB 445/tcp is open to %s from any address (%s)",
-				g.Name, peer, strings.Join(x.services, ", "))
+	}
+	slices.Sort(order)
+	for _, key := range order {
+		id, at, _ := strings.Cut(key, " ")
+		f := found[key]
+		slices.Sort(f.services)
+		who := strings.Join(f.peers, ", ")
+		if id == "FWG001" {
+			k.add(id, at, g.Name, "host group %s: the RPC range %s/tcp is open to %s from any address (%s)",
+				g.Name, strings.Join(f.ports, ", "), who, strings.Join(f.services, ", "))
+		} else {
+			k.add(id, at, g.Name, "host group %s: SMB 445/tcp is open to %s from any address (%s)",
+				g.Name, who, strings.Join(f.services, ", "))
 		}
 	}
 }
@@ -264,12 +322,15 @@ func (k *checker) unscoped(g *policies.Group, h *policies.Host, path string) {
 var legacyServices = map[string]string{"telnet": "Telnet", "ftp": "FTP", "wins": "WINS", "smtp": "SMTP",
 	"browser": "the Computer Browser (NetBIOS)"}
 
-// legacy flags legacy and clear-text services, and NetBIOS ports.
+// legacy flags legacy and clear-text services, and NetBIOS ports that a
+// scenario turned on (NetBIOS that a role requires, such as the Cluster
+// Administrator's 137/udp, is no choice to flag).
 func (k *checker) legacy(g *policies.Group, path string) {
 	var seen []string
 	for _, n := range g.Needs {
 		what := legacyServices[n.Service]
-		if what == "" && (n.Proto == policies.TCP && n.Ports.Contains(139) || n.Proto == policies.UDP && (n.Ports.Contains(137) || n.Ports.Contains(138))) {
+		netbios := n.Proto == policies.TCP && n.Ports.Contains(139) || n.Proto == policies.UDP && (n.Ports.Contains(137) || n.Ports.Contains(138))
+		if what == "" && netbios && len(n.Scenarios) > 0 {
 			what = "NetBIOS (SMB over NetBIOS, 137-139)"
 		}
 		if what == "" || slices.Contains(seen, what) {
@@ -289,34 +350,50 @@ func (k *checker) domainProfile(g *policies.Group, h *policies.Host, path string
 	}
 }
 
-// rpcToClients notes DC groups whose clients reach the RPC dynamic range
-// although nothing is pinned.
+// rpcToClients notes DC groups whose clients reach the RPC dynamic range,
+// naming the services that need it there. Pinning NTDS and Netlogon (KB
+// 224196) does not close it while other services of the role use it.
 func (k *checker) rpcToClients(g *policies.Group, h *policies.Host, path string) {
-	if !slices.Contains(g.Roles, "dc") || len(g.RPC.Static) > 0 {
+	if !slices.Contains(g.Roles, "dc") {
 		return
 	}
-	if slices.ContainsFunc(g.Needs, func(n policies.Need) bool { return n.Peer == policies.Clients && n.RPC == "dynamic" }) {
-		k.add("FWG009", peerPath(h, path, policies.Clients), g.Name, "host group %s: clients reach the whole RPC dynamic range; "+
-			"pinning NTDS and Netlogon (rpc.static, KB 224196) lets a network firewall open two ports instead, and Windows "+
-			"Firewall can use the RPC keywords (--rpc-keywords)", g.Name)
+	var services []string
+	for _, n := range g.Needs {
+		if n.Peer == policies.Clients && n.RPC == "dynamic" && !slices.Contains(services, n.Service) {
+			services = append(services, n.Service)
+		}
+	}
+	if len(services) > 0 {
+		slices.Sort(services)
+		k.add("FWG009", peerPath(h, path, policies.Clients), g.Name, "host group %s: clients reach the whole RPC dynamic range (%s); "+
+			"pinning NTDS and Netlogon to static ports (KB 224196) does not close it while these services use it; "+
+			"a network firewall that filters RPC by interface UUID, learnt from the endpoint mapper (KB 154596), admits less",
+			g.Name, strings.Join(services, ", "))
 	}
 }
 
-// worldNetworks flags networks of 0.0.0.0/0 or ::/0 that a group's peers
-// name.
+// worldNetworks flags networks that hold every IPv4 or IPv6 address
+// (0.0.0.0/0, ::/0, or prefixes that add up to it) and that a group's
+// peers name.
 func (k *checker) worldNetworks() {
-	for name, ps := range k.p.Networks {
+	for _, name := range slices.Sorted(maps.Keys(k.p.Networks)) {
+		ps := k.p.Networks[name]
+		fam := worldFamily(ps)
+		if fam == 0 {
+			continue
+		}
+		path, what := "networks."+name, fmt.Sprintf("prefixes that add up to every IPv%d address", fam)
 		for i, p := range ps {
-			if p.Bits() != 0 {
-				continue
+			if p.Bits() == 0 && (p.Addr().Is4() == (fam == 4)) {
+				path, what = fmt.Sprintf("networks.%s[%d]", name, i), p.String()
+				break
 			}
-			for _, h := range k.p.Hosts {
-				for peer, names := range h.Peers {
-					if slices.Contains(names, name) {
-						k.add("FWG003", fmt.Sprintf("networks.%s[%d]", name, i), h.Name,
-							"host group %s is reachable from %s: network %s (%s) is %s", h.Name, p, name, peer,
-							map[bool]string{true: "every IPv4 address", false: "every IPv6 address"}[p.Addr().Is4()])
-					}
+		}
+		for _, h := range k.p.Hosts {
+			for _, peer := range slices.Sorted(maps.Keys(h.Peers)) {
+				if slices.Contains(h.Peers[peer], name) {
+					k.add("FWG003", path, h.Name, "host group %s is reachable from every IPv%d address: network %s (%s) holds %s",
+						h.Name, fam, name, peer, what)
 				}
 			}
 		}
@@ -331,13 +408,16 @@ func (k *checker) overlaps() {
 			if slices.Equal(a.Roles, b.Roles) {
 				continue
 			}
+			var shared []string
 			for _, p := range a.Addresses {
 				if slices.ContainsFunc(b.Addresses, p.Overlaps) {
-					k.add("FWG007", fmt.Sprintf("hosts[%d].addresses", j), b.Name,
-						"host groups %s (%s) and %s (%s) share addresses (%s): the servers there accept the ports of both",
-						a.Name, strings.Join(a.Roles, ", "), b.Name, strings.Join(b.Roles, ", "), p)
-					break
+					shared = append(shared, p.String())
 				}
+			}
+			if len(shared) > 0 {
+				k.add("FWG007", fmt.Sprintf("hosts[%d].addresses", j), b.Name,
+					"host groups %s (%s) and %s (%s) share addresses (%s of %s's): the servers there accept the ports of both",
+					a.Name, strings.Join(a.Roles, ", "), b.Name, strings.Join(b.Roles, ", "), strings.Join(shared, ", "), a.Name)
 			}
 		}
 	}

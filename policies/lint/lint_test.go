@@ -58,8 +58,8 @@ hosts:
 	}
 	text := strings.Join(got, "\n")
 	for _, want := range []string{
-		"site.yaml:5:24: error FWG002 smb-open-to-any: networks.staff[1]: host group files: SMB 445/tcp is open to clients from any address",
-		"site.yaml:5:24: warning FWG003 reachable-from-anywhere: networks.staff[1]: host group files is reachable from ::/0: network staff (clients) is every IPv6 address",
+		"site.yaml:5:24: error FWG002 smb-open-to-any: networks.staff[1]: host group files: SMB 445/tcp is open to admins, clients from any address",
+		"site.yaml:5:24: warning FWG003 reachable-from-anywhere: networks.staff[1]: host group files is reachable from every IPv6 address: network staff (clients) holds ::/0",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("no finding %q in:\n%s", want, text)
@@ -67,5 +67,28 @@ hosts:
 	}
 	if !Fails(fs, Error) || Fails(nil, Info) {
 		t.Error("Fails does not follow the severities")
+	}
+}
+
+// TestHalves: two halves of the IPv4 space are every address too.
+func TestHalves(t *testing.T) {
+	fs := check(t, `fwgen: v1
+name: halves
+os: ["2019"]
+networks:
+  office: [0.0.0.0/1, 128.0.0.0/1]
+hosts:
+  - name: files
+    roles: [file-server]
+    addresses: [10.0.0.10]
+    peers:
+      clients: [office]
+`)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Rule+" "+f.Path)
+	}
+	if text := strings.Join(got, "; "); text != "FWG002 networks.office; FWG003 networks.office" {
+		t.Errorf("findings: %s", text)
 	}
 }

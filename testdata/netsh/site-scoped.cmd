@@ -5,20 +5,20 @@ rem Runs on Windows Vista / Windows Server 2008 and later. Rule names start with
 rem
 rem Host group dcs: roles dc; OS mix Windows Server 2016, Windows Server 2019; profiles domain.
 rem   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
-rem   Left out: dc/ad tcp 5722 RPC, DFSR (SYSVOL): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no server runs Windows Server 2008 or Windows Server 2008 R2)
-rem   Left out: dc/browser tcp 139 NetBIOS Session Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-rem   Left out: dc/browser udp 137 NetBIOS Name Resolution: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-rem   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-rem   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
-rem   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
+rem   Left out: dc/ad tcp 5722 (RPC, DFSR (SYSVOL)): not needed for this OS mix: DFS Replication listens on 5722/tcp only on Windows Server 2008 and 2008 R2 domain controllers, not on Windows Server 2012 ones. (no server runs Windows Server 2008 or Windows Server 2008 R2)
+rem   Left out: dc/browser tcp 139 (NetBIOS Session Service): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later) (tcp 139 stays open for dc/ad, dc/dfsn, dc/netlogon, dc/rpc, dc/server)
+rem   Left out: dc/browser udp 137 (NetBIOS Name Resolution): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later) (udp 137 stays open for dc/ad, dc/netlogon, dc/rpc, dc/server)
+rem   Left out: dc/browser udp 138 (NetBIOS Datagram Service): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later) (udp 138 stays open for dc/ad, dc/dfsn, dc/netlogon, dc/rpc, dc/server)
+rem   Left out: dc/group-policy icmpv4 (ICMP (ping)): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
+rem   Left out: dc/w32time udp 123 (SNTP): not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000) (udp 123 stays open for dc/w32time)
 rem   Scenarios on: gp-dcom-udp (Group Policy DCOM over UDP: rpc-dynamic/udp); l2tp-ipsec (Active Directory over L2TP/IPsec: 500/udp, 4500/udp, esp); netbios (NetBIOS fallback: 137/udp, 138/udp, 139/tcp, icmpv4 type 8); rpc-over-https (RPC over HTTPS: 593/tcp).
 rem
 rem Host group vpn: roles vpn, management; OS mix Windows Server 2016, Windows Server 2019; profiles public, domain.
 rem   RPC dynamic range 49152-65535: default RPC dynamic range of the servers' OS (KB 929851): 49152-65535 for Windows Server 2016, Windows Server 2019.
 rem   Note: no rule for the servers of role wac, which connect to winrm: no host group of the policy holds that role (add its host group, or name its networks under peers.wac)
 rem   Note: clients may connect from any address: the policy gives no addresses for them
-rem   Left out: management/winrm tcp 443 WinRM 1.1 and earlier (HTTPS): not needed for this OS mix: WinRM 1.1's default HTTPS port, on hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0; an HTTPS listener needs a certificate and is configured by hand. (every server runs Windows Server 2008 R2 or later)
-rem   Left out: management/winrm tcp 80 WinRM 1.1 and earlier (HTTP): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every server runs Windows Server 2008 R2 or later)
+rem   Left out: management/winrm tcp 443 (WinRM 1.1 and earlier (HTTPS)): not needed for this OS mix: WinRM 1.1's default HTTPS port, on hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0; an HTTPS listener needs a certificate and is configured by hand. (every server runs Windows Server 2008 R2 or later)
+rem   Left out: management/winrm tcp 80 (WinRM 1.1 and earlier (HTTP)): not needed for this OS mix: WinRM 1.1 and earlier, the versions of hosts older than Windows 7 and Windows Server 2008 R2 without WinRM 2.0 installed, default to HTTP on TCP 80. (every server runs Windows Server 2008 R2 or later)
 rem   Scenarios on: winrm-https (WinRM over HTTPS: 5986/tcp).
 rem
 rem References:

@@ -7,11 +7,11 @@
 #   Note: admins may connect from any address: the policy gives no addresses for them
 #   Note: clients may connect from any address: the policy gives no addresses for them
 #   Note: members may connect from any address: the policy gives no addresses for them
-#   Left out: dc/browser tcp 139 NetBIOS Session Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-#   Left out: dc/browser udp 137 NetBIOS Name Resolution: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-#   Left out: dc/browser udp 138 NetBIOS Datagram Service: not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
-#   Left out: dc/group-policy icmpv4 ICMP (ping): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
-#   Left out: dc/w32time udp 123 SNTP: not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000)
+#   Left out: dc/browser tcp 139 (NetBIOS Session Service): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
+#   Left out: dc/browser udp 137 (NetBIOS Name Resolution): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
+#   Left out: dc/browser udp 138 (NetBIOS Datagram Service): not needed for this OS mix: The browser service is no longer required when every computer runs Windows Vista/Server 2008 or later. (every host runs Windows Vista or later)
+#   Left out: dc/group-policy icmpv4 (ICMP (ping)): not needed for this OS mix: ICMP for slow-link detection is required only by Windows XP and Windows Server 2003 acting as clients. (every host runs Windows Vista or later)
+#   Left out: dc/w32time udp 123 (SNTP): not needed for this OS mix: The article says the Windows 2000 version of Windows Time uses SNTP (on the same UDP 123); later versions use NTP. (no server runs Windows 2000) (udp 123 stays open for dc/w32time)
 #   Scenarios left out (turn one on with --scenario ID, or hosts[].scenarios): gp-dcom-udp (Group Policy DCOM over UDP: rpc-dynamic/udp); l2tp-ipsec (Active Directory over L2TP/IPsec: 500/udp, 4500/udp, esp); netbios (NetBIOS fallback: 137/udp, 138/udp, 139/tcp, icmpv4 type 8); rpc-over-https (RPC over HTTPS: 593/tcp).
 #
 # References:
