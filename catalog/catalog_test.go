@@ -190,6 +190,11 @@ func TestPortRangeJSON(t *testing.T) {
 			t.Errorf("%s: %v, %v; want %v", in, got, err, want)
 		}
 	}
+	for _, in := range []string{"+38901", " +1-5", "1-+5", "0x10"} {
+		if r, err := ParsePortRange(in); err == nil {
+			t.Errorf("ParsePortRange(%q) = %v, want an error", in, r)
+		}
+	}
 	for _, in := range []string{`{"from": 0, "to": 5}`, `{"from": 6, "to": 5}`, `{"from": 70000, "to": 70001}`, `"0"`, `[1]`} {
 		var got PortRange
 		if err := json.Unmarshal([]byte(in), &got); err == nil {

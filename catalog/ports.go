@@ -33,9 +33,12 @@ func ParsePortRange(s string) (PortRange, error) {
 	return PortRange{From: from, To: to}, nil
 }
 
+// parsePort reads a port of digits only: strconv.Atoi would also take
+// "+38901".
 func parsePort(s string) (uint16, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > 65535 {
+	s = strings.TrimSpace(s)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 || strings.TrimLeft(s, "0123456789") != "" {
 		return 0, fmt.Errorf("port %q: want a number from 1 to 65535", s)
 	}
 	return uint16(n), nil

@@ -30,7 +30,11 @@ func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
 	_ = cw.Write(csvHeader)
 	for _, g := range rs.Groups {
 		for _, r := range g.ByService() {
-			_ = cw.Write(csvRow(g.Name, g.Addresses, r))
+			// A rule that cannot reach the servers (ICMPv6 for servers
+			// with IPv4 addresses only) is no row of the matrix.
+			if r.AnySource || r.Meets(g.Addresses) {
+				_ = cw.Write(csvRow(g.Name, g.Addresses, r))
+			}
 		}
 	}
 	cw.Flush()

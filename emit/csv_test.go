@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fwgen/fwgen/catalog"
 	"github.com/fwgen/fwgen/policies"
 )
 
@@ -42,6 +43,31 @@ func TestCSVColumns(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(","+strings.Join(csvHeader, ",")+",", ","+w+",") {
 			t.Errorf("CSV header lacks %q", w)
+		}
+	}
+}
+
+// TestRulesThatCannotMatch: an ICMPv6 rule for servers with IPv4
+// addresses only is no row of the CSV and no Windows rule (the script's
+// header says it was left out), while the ICMPv4 one stays.
+func TestRulesThatCannotMatch(t *testing.T) {
+	p := policies.Quick{Roles: []string{"dc"}, OS: []string{"2016"}, From: prefixes("10.0.0.0/8", "fd00::/8"),
+		To: prefixes("10.1.1.1/32")}.Policy()
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvOut := string(emitString(t, "csv", rs, Options{}))
+	if strings.Contains(csvOut, ",icmpv6,") || !strings.Contains(csvOut, ",icmpv4,") {
+		t.Errorf("CSV: want the icmpv4 row and no icmpv6 row:\n%s", csvOut)
+	}
+	for _, f := range []string{"powershell", "netsh"} {
+		out := string(emitString(t, f, rs, Options{}))
+		if strings.Contains(out, "icmpv6:128") || strings.Contains(out, "IcmpType      = '128'") {
+			t.Errorf("%s: an ICMPv6 rule for IPv4 servers", f)
+		}
+		if !strings.Contains(out, "Left out: host group dc, dc / Active Directory (local security authority) icmpv6 type 128") {
+			t.Errorf("%s: the header does not say the ICMPv6 rule was left out", f)
 		}
 	}
 }

@@ -32,6 +32,30 @@ type Options struct {
 	// DefaultDeny drops what is not allowed, keeping established traffic,
 	// loopback and essential ICMP open.
 	DefaultDeny bool
+	// SiteFile marks one host group's file of a site (generate -o), which
+	// is loaded beside the other groups' files. Under DefaultDeny on the
+	// input chain it then drops only what is sent to its own group's
+	// servers, as on the forward chain, so that the files add up: a drop
+	// in any table is final.
+	SiteFile bool
+}
+
+// scopedDeny reports whether DefaultDeny drops only the traffic to each
+// group's servers: always on the forward chain; on the input chain in a
+// site file whose groups all have addresses.
+func scopedDeny(rs *policies.Ruleset, opts Options, chain string) bool {
+	if chain == chainForward {
+		return true
+	}
+	if !opts.SiteFile {
+		return false
+	}
+	for _, g := range rs.Groups {
+		if len(g.Addresses) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Emitter writes a Ruleset in one format.

@@ -93,8 +93,12 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 		return nil, err
 	}
 	d := &iptData{Header: linuxHeader(rs, chain, dests), Apply: t.apply(f == 4 && scopedIPv6(rs, chain)), Chain: t.chain}
+	scoped := scopedDeny(rs, opts, chain)
+	if opts.DefaultDeny && scoped && chain == chainInput {
+		d.Header = append(d.Header, siteFileDenyNote...)
+	}
 	if opts.DefaultDeny {
-		d.Rules = t.essentials(chain, dests)
+		d.Rules = t.essentials(chain, dests, scoped)
 	}
 	var drops []iptRule
 	for i := range rs.Groups {
@@ -104,11 +108,11 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 			return nil, err
 		}
 		d.Rules = append(d.Rules, rules...)
-		if opts.DefaultDeny && chain == chainForward && g.SharedWith == "" {
+		if opts.DefaultDeny && scoped && g.SharedWith == "" {
 			drops = append(drops, t.drops(g, dests[i])...)
 		}
 	}
-	if opts.DefaultDeny && chain == chainInput {
+	if opts.DefaultDeny && !scoped {
 		drops = []iptRule{{Notes: []string{"--default-deny: drop the rest"},
 			Lines: []string{t.line("", `-m comment --comment "default deny"`, "DROP")}}}
 	}
@@ -162,9 +166,9 @@ func iptJumpCommand(cmd, hook, chain string) string {
 // loopback, ICMP errors and neighbour discovery keep working; on the
 // forward chain, for the traffic to the servers only (see essentialScope),
 // one line for each server prefix of this family.
-func (t iptables) essentials(chain string, dests [][]netip.Prefix) []iptRule {
+func (t iptables) essentials(chain string, dests [][]netip.Prefix, scoped bool) []iptRule {
 	var matches []string
-	for _, f := range essentialScope(chain, dests) {
+	for _, f := range essentialScope(scoped, dests) {
 		switch {
 		case f.Family == 0:
 			matches = append(matches, "")
@@ -182,7 +186,7 @@ func (t iptables) essentials(chain string, dests [][]netip.Prefix) []iptRule {
 	}
 	add("-m conntrack --ctstate RELATED,ESTABLISHED", "established, related", "ACCEPT")
 	add("-m conntrack --ctstate INVALID", "invalid", "DROP")
-	if chain == chainInput {
+	if chain == chainInput && !scoped {
 		add("-i lo", "loopback", "ACCEPT")
 	}
 	types, proto := essentialICMPv4, policies.ICMPv4

@@ -128,12 +128,14 @@ func TestLinuxClustersTraffic(t *testing.T) {
 	}
 }
 
-// TestLinuxSiteFilesAddUp loads the files of each host group of a site on
-// one router, as generate -o writes them (a table or chain each, and the
-// rules of the groups that share its servers), with --chain forward
-// --default-deny, and checks that they let through exactly what the
-// site's one file does: a DC inside the web servers' prefix keeps its own
-// ports and the web ports the web group opens on it, and drops the rest.
+// TestLinuxSiteFilesAddUp loads the files of each host group of a site
+// together, as generate -o writes them (a table or chain each, and the
+// rules of the groups that share its servers), with --default-deny: on a
+// router in front of the servers (forward chain), and on the servers' own
+// host (input chain). Either way they let through exactly what the site's
+// one file does: a DC inside the web servers' prefix keeps its own ports
+// and the web ports the web group opens on it, a management server inside
+// it too has its WinRM and the web ports, and the rest is dropped.
 func TestLinuxSiteFilesAddUp(t *testing.T) {
 	fwtest.Require(t, linuxTools...)
 	pfx := func(s ...string) []netip.Prefix { return prefixes(s...) }
@@ -144,49 +146,60 @@ func TestLinuxSiteFilesAddUp(t *testing.T) {
 				Peers: map[policies.Peer][]string{policies.Clients: {"clients"}}},
 			{Name: "dcs", Roles: []string{"dc"}, Addresses: pfx("10.3.0.10", "fd03::10"),
 				Peers: map[policies.Peer][]string{policies.Clients: {"clients"}}},
+			{Name: "mgmt", Roles: []string{"management"}, Addresses: pfx("10.3.0.20", "fd03::20"),
+				Peers: map[policies.Peer][]string{policies.Admins: {"clients"}}},
 		}}
 	rs, err := policies.Resolve(p, catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := portSample{tcp: []uint16{80, 88, 389, 443, 445, 8080}, udp: []uint16{53, 88, 161}}
+	ports := portSample{tcp: []uint16{80, 88, 389, 443, 445, 5985, 8080}, udp: []uint16{53, 88, 161}}
 	for name, fs := range trafficFormats {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			reach := map[string][]bool{}
-			for _, layout := range []string{"one file", "a file per group"} {
-				router, server, client := fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t)
-				fwtest.Link(t, router, pfx("10.1.0.1/24", "fd01::1/64"), client, pfx("10.1.0.2/24", "fd01::2/64"))
-				fwtest.Link(t, router, pfx("10.3.0.1/24", "fd03::1/64"), server, pfx("10.3.0.10/24", "10.3.0.20/24", "fd03::10/64", "fd03::20/64"))
-				route(t, router, map[*fwtest.Netns][]string{client: {"10.1.0.1", "fd01::1"}, server: {"10.3.0.1", "fd03::1"}})
-				serve(t, server, []string{"10.3.0.10", "10.3.0.20", "fd03::10", "fd03::20"}, ports)
-				if layout == "one file" {
-					applyAll(t, router, fs, rs, Options{Chain: "forward", DefaultDeny: true, Table: "fwgen"})
-				} else {
-					for _, g := range rs.Groups {
-						applyAll(t, router, fs, rs.ForGroup(g.Name, true), Options{Chain: "forward", DefaultDeny: true, Table: "fwgen-" + g.Name})
+		for _, chain := range []string{"forward", "input"} {
+			t.Run(name+"/"+chain, func(t *testing.T) {
+				t.Parallel()
+				reach := map[string][]bool{}
+				for _, layout := range []string{"one file", "a file per group"} {
+					router, server, client := fwtest.NewNetns(t), fwtest.NewNetns(t), fwtest.NewNetns(t)
+					fwtest.Link(t, router, pfx("10.1.0.1/24", "fd01::1/64"), client, pfx("10.1.0.2/24", "fd01::2/64"))
+					fwtest.Link(t, router, pfx("10.3.0.1/24", "fd03::1/64"), server, pfx("10.3.0.10/24", "10.3.0.20/24", "fd03::10/64", "fd03::20/64"))
+					route(t, router, map[*fwtest.Netns][]string{client: {"10.1.0.1", "fd01::1"}, server: {"10.3.0.1", "fd03::1"}})
+					serve(t, server, []string{"10.3.0.10", "10.3.0.20", "fd03::10", "fd03::20"}, ports)
+					on := router // the forward chain filters on the router, the input chain on the servers' host
+					if chain == "input" {
+						on = server
 					}
-				}
-				ps := probes(ports, "10.3.0.10", "fd03::10", "10.3.0.20", "fd03::20")
-				reach[layout] = client.Reach(ps, passTimeout)
-				if layout == "a file per group" {
-					for i, ok := range reach[layout] {
-						if ok != reach["one file"][i] {
-							t.Errorf("%s: one file lets it through %v, the files of each group %v", ps[i], reach["one file"][i], ok)
+					if layout == "one file" {
+						applyAll(t, on, fs, rs, Options{Chain: chain, DefaultDeny: true, Table: "fwgen"})
+					} else {
+						for _, g := range rs.Groups {
+							applyAll(t, on, fs, rs.ForGroup(g.Name, true), Options{Chain: chain, DefaultDeny: true,
+								Table: "fwgen-" + g.Name, SiteFile: true})
+						}
+					}
+					ps := probes(ports, "10.3.0.10", "fd03::10", "10.3.0.20", "fd03::20")
+					reach[layout] = client.Reach(ps, passTimeout)
+					if layout == "a file per group" {
+						for i, ok := range reach[layout] {
+							if ok != reach["one file"][i] {
+								t.Errorf("%s: one file lets it through %v, the files of each group %v", ps[i], reach["one file"][i], ok)
+							}
 						}
 					}
 				}
-			}
-			// What the one file does is right: the DC has its ports and the
-			// web ports, the other web server the web ports only.
-			want := map[string]bool{"tcp 10.3.0.10:389": true, "tcp 10.3.0.10:80": true, "tcp 10.3.0.20:80": true,
-				"tcp 10.3.0.20:389": false, "tcp 10.3.0.10:8080": false, "udp 10.3.0.10:161": false, "udp 10.3.0.10:53": true}
-			ps := probes(ports, "10.3.0.10", "fd03::10", "10.3.0.20", "fd03::20")
-			for i, p := range ps {
-				if w, ok := want[p.String()]; ok && reach["one file"][i] != w {
-					t.Errorf("one file: %s got through %v, want %v", p, reach["one file"][i], w)
+				// What the one file does is right: the DC has its ports and
+				// the web ports, the management server WinRM and the web
+				// ports, and nothing else is open.
+				want := map[string]bool{"tcp 10.3.0.10:389": true, "tcp 10.3.0.10:80": true, "tcp 10.3.0.20:80": true,
+					"tcp 10.3.0.20:5985": true, "tcp 10.3.0.10:5985": false, "tcp 10.3.0.20:389": false,
+					"tcp 10.3.0.10:8080": false, "udp 10.3.0.10:161": false, "udp 10.3.0.10:53": true}
+				ps := probes(ports, "10.3.0.10", "fd03::10", "10.3.0.20", "fd03::20")
+				for i, p := range ps {
+					if w, ok := want[p.String()]; ok && reach["one file"][i] != w {
+						t.Errorf("one file: %s got through %v, want %v", p, reach["one file"][i], w)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

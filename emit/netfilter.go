@@ -127,12 +127,13 @@ func prefixList(ps []netip.Prefix) string {
 
 // essentialScope says which traffic the rules that --default-deny keeps
 // open apply to: all of it on a host firewall (one rule, no address, for
-// both families), and on a router only the traffic to the servers, for
-// each family they have addresses of. The router's other traffic is not
-// fwgen's: accepting it would skip the router's own later rules, and
-// dropping it (invalid packets) would override them.
-func essentialScope(chain string, dests [][]netip.Prefix) []famRule {
-	if chain == chainInput {
+// both families), and where the drops are scoped (a router, a site's
+// per-group file) only the traffic to the servers, for each family they
+// have addresses of. The other traffic is not this file's: accepting it
+// would skip the later rules of other tables, and dropping it (invalid
+// packets) would override them.
+func essentialScope(scoped bool, dests [][]netip.Prefix) []famRule {
+	if !scoped {
 		return []famRule{{}}
 	}
 	return splitFamilies(0, nil, slices.Concat(dests...))
@@ -352,4 +353,12 @@ func clipBytes(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "..."
+}
+
+// siteFileDenyNote heads a site's per-group file on the input chain under
+// --default-deny, whose drops are scoped to its group's servers.
+var siteFileDenyNote = []string{
+	"--default-deny drops only the traffic to this host group's servers that no rule accepts, so that",
+	"the site's per-group files, loaded together, accept what its one file does. Traffic to the host's",
+	"other addresses is left to its other rules (the site's one file drops it).",
 }

@@ -56,9 +56,13 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 	}
 	d := &nftData{Header: linuxHeader(rs, chain, dests), Table: table, Chain: chain, Policy: "accept"}
 	b := &nftBuilder{d: d, names: map[string]string{}}
+	scoped := scopedDeny(rs, opts, chain)
+	if opts.DefaultDeny && scoped && chain == chainInput {
+		d.Header = append(d.Header, siteFileDenyNote...)
+	}
 	if opts.DefaultDeny {
-		d.Rules = b.essentials(chain, dests)
-		if chain == chainInput {
+		d.Rules = b.essentials(chain, dests, scoped)
+		if !scoped {
 			d.Policy = "drop"
 		}
 	}
@@ -68,7 +72,7 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 		if err := b.group(g, chain, dests[i]); err != nil {
 			return nil, err
 		}
-		if opts.DefaultDeny && chain == chainForward && g.SharedWith == "" {
+		if opts.DefaultDeny && scoped && g.SharedWith == "" {
 			drops = append(drops, b.drops(g, dests[i])...)
 		}
 	}
@@ -77,10 +81,11 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 }
 
 // essentials are the rules --default-deny puts first, so that replies,
-// loopback, ICMP errors and neighbour discovery keep working; on the
-// forward chain, for the traffic to the servers only (see essentialScope).
-func (b *nftBuilder) essentials(chain string, dests [][]netip.Prefix) []nftRule {
-	scope := essentialScope(chain, dests)
+// loopback, ICMP errors and neighbour discovery keep working; where the
+// drops are scoped, for the traffic to the servers only (see
+// essentialScope).
+func (b *nftBuilder) essentials(chain string, dests [][]netip.Prefix, scoped bool) []nftRule {
+	scope := essentialScope(scoped, dests)
 	var rules []nftRule
 	add := func(f famRule, text string) {
 		rules = append(rules, nftRule{Text: b.addrMatch(f.Family, "daddr", "servers", f.Dests) + text})
@@ -91,7 +96,7 @@ func (b *nftBuilder) essentials(chain string, dests [][]netip.Prefix) []nftRule 
 	for _, f := range scope {
 		add(f, `ct state invalid drop comment "essential: invalid"`)
 	}
-	if chain == chainInput {
+	if chain == chainInput && !scoped {
 		add(famRule{}, `iif "lo" accept comment "essential: loopback"`)
 	}
 	for _, f := range scope {
@@ -173,9 +178,10 @@ func linuxCheckPorts(g *policies.Group, r policies.ScopeRule) error {
 	return nil
 }
 
-// drops are the last rules of a forward chain under --default-deny: what
-// no rule accepted is dropped on its way to the group's servers, while the
-// router keeps forwarding everything else.
+// drops are the last rules of a chain whose --default-deny is scoped (the
+// forward chain, a site file's input chain): what no rule accepted is
+// dropped on its way to the group's servers, and the rest is left to the
+// other tables.
 func (b *nftBuilder) drops(g *policies.Group, dests []netip.Prefix) []nftRule {
 	var out []nftRule
 	for _, f := range splitFamilies(0, nil, dests) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -377,6 +378,9 @@ func rulesetOpenings(rs *policies.Ruleset) openings {
 		}
 		ports, sources := map[key][]policies.PortRange{}, map[key][]string{}
 		for _, n := range g.Needs {
+			if !n.AnySource && !needMeets(n, g.Addresses) {
+				continue // no rule can carry it: no IP version of its sources is the servers'
+			}
 			k := key{n.Proto, icmpString(n.ICMPType), policies.SourcesKey(n.Sources), n.AnySource}
 			sources[k] = winAddresses(n.Sources)
 			if n.Proto.HasPorts() {
@@ -392,6 +396,24 @@ func rulesetOpenings(rs *policies.Ruleset) openings {
 		}
 	}
 	return o.merged()
+}
+
+// needMeets reports whether some IP version is the need's (its family,
+// its ICMP's), its sources' (any when none) and the servers' (any when
+// none).
+func needMeets(n policies.Need, servers []netip.Prefix) bool {
+	for _, f := range []int{4, 6} {
+		if n.Family != 0 && n.Family != f || policies.ICMPFamily(n.Proto) != 0 && policies.ICMPFamily(n.Proto) != f {
+			continue
+		}
+		has := func(ps []netip.Prefix) bool {
+			return len(ps) == 0 || slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Addr().Is4() == (f == 4) })
+		}
+		if has(n.Sources) && has(servers) {
+			return true
+		}
+	}
+	return false
 }
 
 // scriptOpenings is what parsed rules open, reading the RPC keywords as

@@ -46,6 +46,9 @@ type winScript struct {
 	Prefix string // every rule name starts with it; checkRulePrefix holds
 	Header []string
 	Rules  []winRule
+	// Skipped are the rules left out because they cannot reach the
+	// servers (ICMPv6 for servers with IPv4 addresses only).
+	Skipped []string
 }
 
 // Unsupported lists the Windows versions of rs's servers (Group.Hosts) that cannot run
@@ -106,6 +109,11 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			scopes[winScopeKey(r)]++
 		}
 		for _, r := range rules {
+			if !r.AnySource && !r.Meets(g.Addresses) {
+				s.Skipped = append(s.Skipped, fmt.Sprintf("host group %s, %s / %s %s %s: the servers have no address of the rule's IP version",
+					g.Name, r.Role, r.ServiceName, r.Proto, winPortText(portNumbers, r.Ports, r.ICMPType)))
+				continue
+			}
 			several := scopes[winScopeKey(r)] > 1
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
@@ -132,6 +140,9 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 		owner = "Rule names start with " + names.prefix + " (from the rule group " + s.Group + ")."
 	}
 	s.Header = winHeader(f, rs, opts, owner)
+	for _, sk := range s.Skipped {
+		s.Header = append(s.Header, "Left out: "+sk)
+	}
 	return s, nil
 }
 

@@ -154,6 +154,9 @@ func wantRules(rs *policies.Ruleset, keywords bool) int {
 	n := 0
 	for _, g := range rs.Groups {
 		for _, r := range g.ByService() {
+			if !r.AnySource && !r.Meets(g.Addresses) {
+				continue
+			}
 			sp := g.RPCPorts(r)
 			switch {
 			case !keywords || !sp.EPMap && len(sp.Dynamic) == 0:

@@ -213,12 +213,12 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 	for i, rh := range raw.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)
 		if j, dup := first[rh.Name]; dup && rh.Name != "" {
-			l.errorf(path+".name", "%q is already the name of hosts[%d]", rh.Name, j)
+			l.errorf(path+".name", "%q is already the name of hosts[%d] (line %d)", rh.Name, j, l.line(fmt.Sprintf("hosts[%d].name", j)))
 		} else {
 			first[rh.Name] = i
 			if j, dup := slugs[GroupSlug(rh.Name)]; dup && rh.Name != "" {
-				l.errorf(path+".name", "%q and hosts[%d]'s %q would name the same firewall objects (%s: nftables table, "+
-					"iptables chains, Windows rule names): rename one", rh.Name, j, raw.Hosts[j].Name, GroupSlug(rh.Name))
+				l.errorf(path+".name", "%q and hosts[%d]'s %q (line %d) would name the same firewall objects (%s: nftables table, "+
+					"iptables chains, Windows rule names): rename one", rh.Name, j, raw.Hosts[j].Name, l.line(fmt.Sprintf("hosts[%d].name", j)), GroupSlug(rh.Name))
 			} else {
 				slugs[GroupSlug(rh.Name)] = i
 			}

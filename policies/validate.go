@@ -194,3 +194,10 @@ func parentPath(p string) string {
 	}
 	return p[:i]
 }
+
+// line is the line of the value at path, for messages that name a second
+// place; 0 when unknown.
+func (l *loader) line(path string) int {
+	line, _ := l.position(path, l.vals)
+	return line
+}

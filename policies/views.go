@@ -279,3 +279,25 @@ func addUnique[T comparable](s []T, v T) []T {
 	}
 	return append(s, v)
 }
+
+// Meets reports whether the rule can match traffic to servers: whether
+// some IP version is one of the rule's (Family, or its ICMP's), of its
+// sources (any when none) and of the servers (any when none). An ICMPv6
+// rule for servers with IPv4 addresses only, or IPv6 sources for IPv4
+// servers, can never match, and outputs leave it out rather than write a
+// rule that reads as open.
+func (r ServiceRule) Meets(servers []netip.Prefix) bool {
+	fam := r.Family
+	if f := ICMPFamily(r.Proto); f != 0 {
+		fam = f
+	}
+	for _, f := range []int{4, 6} {
+		if fam != 0 && f != fam {
+			continue
+		}
+		if (len(r.Sources) == 0 || len(OfFamily(r.Sources, f)) > 0) && (len(servers) == 0 || len(OfFamily(servers, f)) > 0) {
+			return true
+		}
+	}
+	return false
+}

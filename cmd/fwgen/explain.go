@@ -39,11 +39,11 @@ out for the OS mix; and the scenarios there are, with how to turn them on.`,
 	}
 	f := cmd.Flags()
 	o.gen.flags = f
-	f.StringSliceVar(&o.gen.oses, "os", nil, "Windows version(s) of the servers and of the hosts they talk to")
-	f.StringSliceVar(&o.gen.scenarios, "scenario", nil, "scenarios to turn on")
+	f.Var(&o.gen.oses, "os", "Windows version(s) of the servers and of the hosts they talk to")
+	f.Var(&o.gen.scenarios, "scenario", "scenarios to turn on")
 	f.BoolVar(&o.gen.optional, "optional", false, "turn on every scenario")
 	f.StringVar(&o.gen.rpcRange, "rpc-range", "", "restricted RPC dynamic range (KB 154596)")
-	f.StringSliceVar(&o.gen.staticRPC, "static-rpc", nil, "RPC interfaces pinned to a port (KB 224196)")
+	f.Var(&o.gen.staticRPC, "static-rpc", "RPC interfaces pinned to a port (KB 224196)")
 	f.Var(&o.gen.from, "from", "source addresses or CIDRs (repeatable or comma-separated)")
 	f.StringVarP(&o.gen.policyFile, "file", "f", "", "site policy YAML")
 	f.StringVar(&o.group, "group", "", "the host group of the site policy to explain")

@@ -24,15 +24,15 @@ type genOptions struct {
 	flags          *pflag.FlagSet
 
 	policyFile  string
-	roles, oses []string
+	roles, oses listValue
 	emit        string
 	output      string
 	rpcRange    string
-	staticRPC   []string
+	staticRPC   listValue
 	optional    bool
-	scenarios   []string
+	scenarios   listValue
 	from, to    addressList
-	profiles    []string
+	profiles    listValue
 	group       string
 	rpcKeywords bool
 	chain       string
@@ -46,17 +46,17 @@ type genOptions struct {
 func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	o.flags = f
-	f.StringSliceVarP(&o.roles, "role", "r", nil, "server role(s), repeatable or comma-separated (see 'fwgen roles')")
-	f.StringSliceVar(&o.oses, "os", nil, `Windows version(s) of the servers and of the hosts they talk to, e.g. 2016, "2008 R2", 2003`)
+	f.VarP(&o.roles, "role", "r", "server role(s), repeatable or comma-separated (see 'fwgen roles')")
+	f.Var(&o.oses, "os", `Windows version(s) of the servers and of the hosts they talk to, e.g. 2016, "2008 R2", 2003`)
 	f.StringVarP(&o.emit, "emit", "e", "csv", "output format: "+strings.Join(emit.Names(), ", "))
 	f.StringVarP(&o.output, "output", "o", "", "write to this file (atomically) instead of standard output")
 	f.StringVar(&o.rpcRange, "rpc-range", "", "RPC dynamic range the estate restricted in the registry, e.g. 5000-5100 (KB 154596)")
-	f.StringSliceVar(&o.staticRPC, "static-rpc", nil, "RPC interfaces pinned to a port, e.g. ntds=38901,netlogon=38902,frs=38903,dfsr=5722 (KB 224196)")
-	f.StringSliceVar(&o.scenarios, "scenario", nil, "turn on scenarios of the roles, e.g. hyperv-replica,dfs-namespaces (see 'fwgen roles')")
+	f.Var(&o.staticRPC, "static-rpc", "RPC interfaces pinned to a port, e.g. ntds=38901,netlogon=38902,frs=38903,dfsr=5722 (KB 224196)")
+	f.Var(&o.scenarios, "scenario", "turn on scenarios of the roles, e.g. hyperv-replica,dfs-namespaces (see 'fwgen roles')")
 	f.BoolVar(&o.optional, "optional", false, "turn on every scenario of the roles (NetBIOS fallback, Hyper-V Replica, ...)")
 	f.Var(&o.from, "from", "allow only these source addresses or CIDRs, for every rule (repeatable or comma-separated)")
 	f.Var(&o.to, "to", "the servers' addresses or CIDRs (needed by --chain forward; repeatable or comma-separated)")
-	f.StringSliceVar(&o.profiles, "profile", nil, "Windows Firewall profiles: domain, private, public (default any)")
+	f.Var(&o.profiles, "profile", "Windows Firewall profiles: domain, private, public (default any)")
 	f.StringVar(&o.group, "group", "", `Windows Firewall rule group (default "fwgen: <policy>")`)
 	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap and RPC keywords for 135/tcp and the RPC range")
 	f.StringVar(&o.chain, "chain", "input", "nftables/iptables chain: input (host firewall) or forward (router in front of the servers)")
@@ -66,16 +66,27 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "name every host group in the summary on stderr")
 }
 
-// checkFlags refuses what no run can mean: an empty -o or -f, and
-// --quiet with --verbose.
+// checkFlags refuses what no run can mean: an empty value of a flag that
+// takes one (-o "", --table "", --rpc-range "$UNSET"), and --quiet with
+// --verbose.
 func (o *genOptions) checkFlags() error {
 	for _, c := range []struct{ name, hint string }{
 		{"output", "name the file to write, or leave -o out to write to standard output"},
 		{"file", "name the site policy file"},
+		{"emit", "name a format"},
+		{"rpc-range", "name the range, e.g. 5000-5100, or leave the flag out"},
+		{"group", "name the rule group, or leave the flag out"},
+		{"table", "name the table, or leave the flag out"},
+		{"chain", "input or forward"},
 	} {
-		if f := o.flags.Lookup(c.name); f != nil && f.Changed && f.Value.String() == "" {
+		f := o.flags.Lookup(c.name)
+		if f == nil || !f.Changed || strings.TrimSpace(f.Value.String()) != "" {
+			continue
+		}
+		if f.Shorthand != "" {
 			return usagef("-%s: empty; %s", f.Shorthand, c.hint)
 		}
+		return usagef("--%s: empty; %s", f.Name, c.hint)
 	}
 	if o.quiet && o.verbose {
 		return usagef("--quiet and --verbose: choose one")
@@ -113,17 +124,17 @@ func quickRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
-	o.summarize(rs, []emit.Format{f})
-	o.warnUnused([]emit.Format{f})
+	if fi, err := os.Stat(o.output); o.output != "" && err == nil && fi.IsDir() {
+		return usagef("-o %s is a directory; name the file to write (site policies write a directory: fwgen generate -f)", o.output)
+	}
 	out, err := o.render(f, rs)
 	if err != nil {
 		return err
 	}
+	o.summarize(rs, []emit.Format{f})
+	o.warnUnused([]emit.Format{f})
 	if o.output == "" {
 		return writeStdout(o.stdout, out)
-	}
-	if fi, err := os.Stat(o.output); err == nil && fi.IsDir() {
-		return usagef("-o %s is a directory; name the file to write (site policies write a directory: fwgen generate -f)", o.output)
 	}
 	return writeFile(o.output, out)
 }
@@ -272,7 +283,7 @@ func parseProfiles(in []string) ([]string, error) {
 }
 
 // parsePrefixes reads the addresses and CIDRs of flag --name as a site
-// policy does; addressList has refused empty ones.
+// policy does; listValue has refused empty ones.
 func (o *genOptions) parsePrefixes(name string, in []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range in {

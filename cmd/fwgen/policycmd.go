@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,23 +86,25 @@ func generateRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
-	o.summarize(rs, formats)
-	o.warnUnused(formats)
 	if o.check && o.output == "" {
 		return usagef("--check compares a directory: give the one generate -o wrote")
 	}
-	if o.output == "" {
-		if len(formats) != 1 {
-			return usagef("--emit all writes one file per host group and format: give a directory with -o")
+	if o.output == "" && len(formats) != 1 {
+		return usagef("--emit all writes one file per host group and format: give a directory with -o")
+	}
+	if o.output != "" {
+		if err := checkOutputDir(o.output); err != nil {
+			return err
 		}
+	}
+	o.summarize(rs, formats)
+	o.warnUnused(formats)
+	if o.output == "" {
 		out, err := o.render(formats[0], rs)
 		if err != nil {
 			return err
 		}
 		return writeStdout(o.stdout, out)
-	}
-	if err := checkOutputDir(o.output); err != nil {
-		return err
 	}
 	files, err := o.siteFiles(formats, rs)
 	if err != nil {
@@ -221,6 +224,10 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 	if err != nil {
 		return nil, err
 	}
+	if slices.ContainsFunc(formats, func(f emit.Format) bool { return f.Netfilter }) && len(base.Table) > maxSiteTable {
+		return nil, usagef("--table %q: with generate -o, at most %d characters: each host group's table is <TABLE>-<group> "+
+			"(cut and hashed to %d characters), which iptables' chains <TABLE>-<GROUP>-FORWARD must fit in 28", base.Table, maxSiteTable, maxGroupTable)
+	}
 	tables, err := groupTables(base.Table, rs.Groups)
 	if err != nil {
 		return nil, err
@@ -230,6 +237,7 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 		opts := base
 		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
 		opts.Table = tables[g.Name]
+		opts.SiteFile = len(rs.Groups) > 1
 		for _, f := range formats {
 			out, err := o.renderWith(f, rs.ForGroup(g.Name, f.Netfilter), opts)
 			if err != nil {
@@ -248,6 +256,10 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 	files[siteCSV] = out
 	return files, nil
 }
+
+// maxSiteTable bounds --table under generate -o: a cut group table keeps
+// the base, '_' and 8 hex digits within maxGroupTable.
+const maxSiteTable = maxGroupTable - 9
 
 // maxGroupTable keeps a group's table name short enough for the iptables
 // chain made of it (FWGEN-<GROUP>-FORWARD fits in iptables' 28 characters).

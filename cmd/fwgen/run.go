@@ -16,9 +16,10 @@ import (
 // Exit codes.
 const (
 	exitOK       = 0
-	exitFindings = 1 // an invalid policy, drift, lint findings
-	exitUsage    = 2 // unknown flag, role, OS or format
-	exitIO       = 3 // a file could not be read or written
+	exitFindings = 1   // an invalid policy, drift, lint findings
+	exitUsage    = 2   // unknown flag, role, OS or format
+	exitIO       = 3   // a file could not be read or written
+	exitSignal   = 130 // interrupted (Ctrl-C, SIGTERM): nothing was changed
 )
 
 // usageError marks a mistake in how fwgen was called.
@@ -28,6 +29,12 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// interruptedError is a run stopped by a signal before it changed
+// anything.
+type interruptedError struct{ err error }
+
+func (e interruptedError) Error() string { return e.err.Error() }
 
 // findingsError is a result that exits 1 without being a mistake of the
 // input: drift, lint findings, a difference.
@@ -48,7 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var unknown *catalog.UnknownError
 	var findings policies.ErrorList
 	var ioe ioError
+	var sig interruptedError
 	switch {
+	case errors.As(err, &sig):
+		return exitSignal
 	case errors.As(err, &findings):
 		return exitFindings
 	case errors.As(err, &ioe):

@@ -9,11 +9,17 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
+
+// stagingPattern matches the staging directories of runs in progress, or
+// of runs killed half-way.
+const stagingPattern = ".fwgen-staging-*"
 
 // manifestName is the file in which generate -o DIR lists the files it
 // wrote there, so that the next run can remove those of host groups that
@@ -40,8 +46,11 @@ type siteDir struct {
 	dir      string
 	files    map[string][]byte
 	manifest []byte
-	stale    []string // to remove: listed, no longer generated, unchanged
-	changed  []string // left in place and listed: no longer generated, changed since
+	// read is the manifest as the plan read it, to see at commit time
+	// whether another run changed the directory meanwhile.
+	read    []byte
+	stale   []string // to remove: listed, no longer generated, unchanged
+	changed []string // left in place and listed: no longer generated, changed since
 }
 
 // planSiteDir checks dir and the files to write into it for policy, in
@@ -61,7 +70,17 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 		return nil, ioError{err}
 	}
 	d := &siteDir{dir: dir, files: files}
-	for name := range files {
+	if left, _ := filepath.Glob(filepath.Join(dir, stagingPattern)); len(left) > 0 {
+		return nil, ioError{fmt.Errorf("%s is left from a run of fwgen generate that was killed half-way: the files it had set aside are in its aside/; "+
+			"check %s against them, then delete it; nothing was written", left[0], dir)}
+	}
+	old, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	d.read, _ = os.ReadFile(filepath.Join(dir, manifestName))
+	var foreign []string
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		path := filepath.Join(dir, name)
 		fi, err := os.Lstat(path)
 		switch {
@@ -70,11 +89,17 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 			return nil, ioError{err}
 		case !fi.Mode().IsRegular():
 			return nil, ioError{fmt.Errorf("%s is %s, not a regular file: nothing was written; move it away", path, fileKind(fi))}
+		default:
+			if _, ours := old.files[name]; !ours {
+				if data, err := os.ReadFile(path); err != nil || !bytes.Equal(data, files[name]) {
+					foreign = append(foreign, name)
+				}
+			}
 		}
 	}
-	old, err := readManifest(dir)
-	if err != nil {
-		return nil, err
+	if len(foreign) > 0 {
+		return nil, ioError{fmt.Errorf("%s: %s already there and not written by fwgen (not in its %s): nothing was written; move them away, or write into another directory",
+			dir, strings.Join(foreign, ", "), manifestName)}
 	}
 	if old.policy != "" && old.policy != policy {
 		return nil, usagef("-o %s holds the files of policy %s (its %s says so), not of %s: give each policy a directory of its own; "+
@@ -180,7 +205,28 @@ func (d *siteDir) commit() (removed []string, err error) {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return nil, ioError{err}
 	}
-	staging, err := os.MkdirTemp(d.dir, ".fwgen-staging-")
+	unlock, err := lockDir(d.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if now, _ := os.ReadFile(filepath.Join(d.dir, manifestName)); !bytes.Equal(now, d.read) {
+		return nil, ioError{fmt.Errorf("%s changed since fwgen read it (another run?): nothing was written; run again", d.dir)}
+	}
+	// An interrupt (Ctrl-C, SIGTERM) is taken between two steps, where
+	// the plan can still be undone whole.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	interrupted := func() bool {
+		select {
+		case <-sigs:
+			return true
+		default:
+			return false
+		}
+	}
+	staging, err := os.MkdirTemp(d.dir, strings.TrimSuffix(stagingPattern, "*"))
 	if err != nil {
 		return nil, ioError{err}
 	}
@@ -189,12 +235,14 @@ func (d *siteDir) commit() (removed []string, err error) {
 	for n, data := range d.files {
 		all[n] = data
 	}
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	// The manifest goes last: until it is in place, the directory's
+	// manifest describes the files that are.
+	names := slices.Sorted(maps.Keys(d.files))
+	names = append(names, manifestName)
 	for _, n := range names {
+		if interrupted() {
+			return nil, interruptedError{fmt.Errorf("interrupted: nothing in %s was changed", d.dir)}
+		}
 		if err := stage(filepath.Join(staging, n), filepath.Join(d.dir, n), all[n]); err != nil {
 			return nil, ioError{err}
 		}
@@ -208,6 +256,13 @@ func (d *siteDir) commit() (removed []string, err error) {
 			t.undo()
 			return nil, ioError{fmt.Errorf("%w; nothing in %s was changed", err, d.dir)}
 		}
+		if afterSwap != nil {
+			afterSwap(n)
+		}
+		if interrupted() {
+			t.undo()
+			return nil, interruptedError{fmt.Errorf("interrupted: nothing in %s was changed", d.dir)}
+		}
 	}
 	for _, n := range d.stale {
 		if err := t.remove(n); err != nil {
@@ -218,6 +273,10 @@ func (d *siteDir) commit() (removed []string, err error) {
 	syncDir(d.dir)
 	return d.stale, nil
 }
+
+// afterSwap, when set (by tests), runs after each file of a commit took
+// its place.
+var afterSwap func(name string)
 
 // stage writes a file of the plan into the staging directory, with the
 // mode and owner of the file it will replace, or 0666 less the umask.

@@ -124,3 +124,44 @@ func TestSiteDirTidiesItsOwn(t *testing.T) {
 		t.Errorf("another policy's directory: %v", err)
 	}
 }
+
+// TestSiteDirRefuses: a file fwgen did not write, a staging directory of
+// a killed run, and another run holding the directory each stop the run
+// before it writes anything.
+func TestSiteDirRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.ps1"), []byte("my own script"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"a.ps1": []byte("fwgen's"), "site.csv": []byte("s")}
+	if _, err := planSiteDir(dir, "p", []string{"ps1"}, files); err == nil || !strings.Contains(err.Error(), "a.ps1 already there and not written by fwgen") {
+		t.Errorf("a file of the user's: %v", err)
+	}
+	// The same bytes are no loss.
+	if _, err := planSiteDir(dir, "p", []string{"ps1"}, map[string][]byte{"a.ps1": []byte("my own script")}); err != nil {
+		t.Errorf("a file with the bytes fwgen would write: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "a.ps1"))
+	if err := os.Mkdir(filepath.Join(dir, ".fwgen-staging-123"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := planSiteDir(dir, "p", []string{"ps1"}, files); err == nil || !strings.Contains(err.Error(), "killed half-way") {
+		t.Errorf("a staging directory left behind: %v", err)
+	}
+	os.Remove(filepath.Join(dir, ".fwgen-staging-123"))
+	d, err := planSiteDir(dir, "p", []string{"ps1"}, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.commit(); err == nil || !strings.Contains(err.Error(), "another fwgen generate is writing") {
+		t.Errorf("a directory another run holds: %v", err)
+	}
+	unlock()
+	if _, err := os.Stat(filepath.Join(dir, "a.ps1")); err == nil {
+		t.Error("a file was written while another run held the directory")
+	}
+}

@@ -33,6 +33,7 @@ rem   ms-ps-remoting-troubleshooting: about_Remote_Troubleshooting https://learn
 rem   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
 rem   ms-winrm-install-config: Installation and Configuration for Windows Remote Management https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
 rem   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
+rem Left out: host group dcs, dc / Active Directory (local security authority) icmpv6 type 128: the servers have no address of the rule's IP version
 rem
 rem Run it from an elevated command prompt; with /remove it only deletes its rules.
 
@@ -48,7 +49,6 @@ rem Then each current rule by name, should the list read differently; a name
 rem that matches no rule is not an error here.
 netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-esp-l2tp-ipsec-admins-clients-members" >nul 2>&1
 netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv4-t8-admins-clients-members" >nul 2>&1
-netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv6-t128-clients" >nul 2>&1
 netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins" >nul 2>&1
 netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members" >nul 2>&1
 netsh advfirewall firewall delete rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-netbios-admins-clients-members" >nul 2>&1
@@ -93,7 +93,6 @@ if /i "%~1"=="/remove" (echo fwgen: deleted the rules of this script. & exit /b 
 
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-esp-l2tp-ipsec-admins-clients-members" dir=in action=allow protocol=50 localip=10.1.0.10,10.1.0.11 remoteip=10.0.0.0/8,10.1.0.10,10.1.0.11,192.0.2.10,192.0.2.11,2001:db8:100::/48 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: IPsec Encapsulating Security Protocol (ESP) (IP protocol 50). Peers: admins, clients, members. Scenario l2tp-ipsec, included on request. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442." || goto :fail
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv4-t8-admins-clients-members" dir=in action=allow protocol=icmpv4:8,any localip=10.1.0.10,10.1.0.11 remoteip=10.0.0.0/8,10.1.0.10,10.1.0.11,192.0.2.10,192.0.2.11 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 179442." || goto :fail
-netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv6-t128-clients" dir=in action=allow protocol=icmpv6:128,any localip=10.1.0.10,10.1.0.11 remoteip=2001:db8:100::/48 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442." || goto :fail
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins" dir=in action=allow protocol=tcp localport=9389 localip=10.1.0.10,10.1.0.11 remoteip=192.0.2.10,192.0.2.11 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442." || goto :fail
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members" dir=in action=allow protocol=tcp localport=53,88,135,389,445,464,636,3268-3269,49152-65535 localip=10.1.0.10,10.1.0.11 remoteip=10.0.0.0/8,10.1.0.10,10.1.0.11,192.0.2.10,192.0.2.11,2001:db8:100::/48 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851." || goto :fail
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-netbios-admins-clients-members" dir=in action=allow protocol=tcp localport=139 localip=10.1.0.10,10.1.0.11 remoteip=10.0.0.0/8,10.1.0.10,10.1.0.11,192.0.2.10,192.0.2.11,2001:db8:100::/48 profile=domain description="fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon)." || goto :fail
@@ -135,7 +134,7 @@ netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-tcp-admins-clients" dir=in action=allow protocol=tcp localport=1723 localip=10.2.0.1 profile=domain,public description="fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: PPTP. Peers: admins, clients. See KB 832017 (Routing and Remote Access)." || goto :fail
 netsh advfirewall firewall add rule name="fwgen-contoso-server-firewall-dc2f4434--vpn-vpn-rras-udp-admins-clients" dir=in action=allow protocol=udp localport=500,1701,4500 localip=10.2.0.1 profile=domain,public description="fwgen: Routing and Remote Access (RemoteAccess), role vpn, host group vpn: IPsec ISAKMP, L2TP, NAT-T. Peers: admins, clients. See KB 832017 (Routing and Remote Access)." || goto :fail
 
-echo fwgen: added 43 rules.
+echo fwgen: added 42 rules.
 exit /b 0
 
 :fail

@@ -31,6 +31,7 @@
 #   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
 #   ms-winrm-install-config: Installation and Configuration for Windows Remote Management https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
 #   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
+# Left out: host group dcs, dc / Active Directory (local security authority) icmpv6 type 128: the servers have no address of the rule's IP version
 #
 # Run it in an elevated PowerShell:
 #   .\this-script.ps1 -WhatIf                                   # show what it would change
@@ -90,22 +91,6 @@ $rule = @{
     IcmpType      = '8'
     LocalAddress  = '10.1.0.10', '10.1.0.11'
     RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11'
-    Profile       = 'Domain'
-}
-if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-    $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow -PolicyStore $PolicyStore -Confirm:$false
-    $added++
-}
-
-# dc / Active Directory (local security authority): icmpv6 type 128
-$rule = @{
-    Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-icmpv6-t128-clients'
-    DisplayName   = 'dcs: dc - Active Directory (local security authority) (ICMPv6-In, type 128)'
-    Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: ICMP (IPv6). Peers: clients. See KB 832017 (Active Directory (local security authority)); KB 179442.'
-    Protocol      = 'ICMPv6'
-    IcmpType      = '128'
-    LocalAddress  = '10.1.0.10', '10.1.0.11'
-    RemoteAddress = '2001:db8:100::/48'
     Profile       = 'Domain'
 }
 if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
@@ -745,4 +730,4 @@ if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
     $added++
 }
 
-Write-Host "fwgen: added $added of 43 rules to group '$Group' in $PolicyStore."
+Write-Host "fwgen: added $added of 42 rules to group '$Group' in $PolicyStore."
