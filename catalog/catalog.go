@@ -24,6 +24,7 @@ type Catalog struct {
 	Scenarios []Scenario `yaml:"scenarios"`
 	Services  []Service  `yaml:"services"`
 	Roles     []Role     `yaml:"roles"`
+	Bindings  []Binding  `yaml:"bindings"`
 
 	docs      map[string]*Document
 	oses      map[string]*OS // by id and by every alias, normalised
@@ -110,6 +111,65 @@ type Entry struct {
 	// own (DFSR's 5722/tcp on Windows Server 2008 domain controllers).
 	RPC string     `yaml:"rpc"`
 	Ref []Citation `yaml:"ref"` // overrides the service's citation
+}
+
+// Binding is the program and Windows service that listen on some entries'
+// ports, as Windows' own predefined inbound rules bind them (data
+// bindings.yaml). A Windows Firewall rule bound to them admits only what
+// reaches that program: the RPC dynamic range bound to lsass.exe does not
+// reach the Service Control Manager.
+type Binding struct {
+	// Service is the id of the service whose entries it binds; empty for
+	// a binding of every service's entries that match (the endpoint
+	// mapper, SMB and NetBIOS).
+	Service string `yaml:"service"`
+	// Protocol and, when given, Ports (as entries write them: "135",
+	// "rpc-dynamic") select the entries: every port of an entry must be
+	// one of Ports.
+	Protocol Proto    `yaml:"protocol"`
+	Ports    []string `yaml:"ports"`
+	// Program is the listening program's path as Windows Firewall stores
+	// it ("%SystemRoot%\System32\lsass.exe"), or "System" for the kernel
+	// (SMB, NetBIOS, HTTP.sys). Empty keeps the entries port-only on
+	// purpose, and Why says why.
+	Program string `yaml:"program"`
+	// WinService is the Windows service short name the rule binds
+	// ("RpcSs"); empty when the rule binds no service.
+	WinService string     `yaml:"win_service"`
+	Why        string     `yaml:"why"`
+	Ref        []Citation `yaml:"ref"`
+}
+
+// matches reports whether b selects entry e of the service svc.
+func (b *Binding) matches(svc string, e Entry) bool {
+	if b.Service != "" && b.Service != svc || b.Protocol != e.Protocol || !e.Protocol.HasPorts() || len(e.Ports) == 0 {
+		return false
+	}
+	for _, p := range e.Ports {
+		if len(b.Ports) > 0 && !slices.Contains(b.Ports, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// BindingFor returns the binding of entry e of service svc: one of the
+// service with ports, else one of every service with ports, else one of
+// the service without; false when none applies (the rule stays
+// port-only). ICMP is never bound: the network stack answers it.
+func (c *Catalog) BindingFor(svc string, e Entry) (Binding, bool) {
+	for _, pass := range []func(*Binding) bool{
+		func(b *Binding) bool { return b.Service == svc && len(b.Ports) > 0 },
+		func(b *Binding) bool { return b.Service == "" && len(b.Ports) > 0 },
+		func(b *Binding) bool { return b.Service == svc && len(b.Ports) == 0 },
+	} {
+		for i := range c.Bindings {
+			if b := &c.Bindings[i]; pass(b) && b.matches(svc, e) {
+				return *b, true
+			}
+		}
+	}
+	return Binding{}, false
 }
 
 // Condition keeps an entry only for some OS mixes. Every field set must hold.

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -199,6 +200,53 @@ func TestPortRangeJSON(t *testing.T) {
 		var got PortRange
 		if err := json.Unmarshal([]byte(in), &got); err == nil {
 			t.Errorf("%s: read as %v, want an error", in, got)
+		}
+	}
+}
+
+// TestBindings: the endpoint mapper, the RPC range and LDAP of a DC bind
+// as Windows' predefined rules do; ICMP never binds; broken bindings are
+// found.
+func TestBindings(t *testing.T) {
+	c := Default()
+	ad, _ := c.Service("ad")
+	want := map[string]string{
+		"tcp 135":         `%SystemRoot%\system32\svchost.exe RpcSs`,
+		"tcp rpc-dynamic": `%SystemRoot%\System32\lsass.exe `,
+		"tcp 389":         `%SystemRoot%\System32\lsass.exe `,
+		"tcp 445":         "System ",
+		"udp 53":          `%SystemRoot%\System32\dns.exe dns`,
+		"tcp 9389":        `%SystemRoot%\ADWS\Microsoft.ActiveDirectory.WebServices.exe adws`,
+		"icmpv4 ":         "none",
+		"udp 500":         " (port-only: IPsec's key exchange is no program of Active Directory's; the rule stays port-only.)",
+	}
+	for _, e := range ad.Entries {
+		key := string(e.Protocol) + " " + strings.Join(e.Ports, ",")
+		w, ok := want[key]
+		if !ok {
+			continue
+		}
+		got := "none"
+		if b, found := c.BindingFor("ad", e); found {
+			got = b.Program + " " + b.WinService
+			if b.Program == "" {
+				got = " (port-only: " + b.Why + ")"
+			}
+		}
+		if got != w {
+			t.Errorf("ad %s: bound to %q, want %q", key, got, w)
+		}
+	}
+	broken := *c
+	broken.Bindings = append(slices.Clone(c.Bindings),
+		Binding{Service: "nope", Protocol: TCP, Program: "System", Ref: []Citation{{Doc: "kb832017"}}},
+		Binding{Service: "ad", Protocol: TCP, Program: `C:\evil "x".exe`, Ref: []Citation{{Doc: "kb832017"}}},
+		Binding{Service: "ad", Protocol: TCP, Program: "System"},
+		Binding{Service: "ad", Protocol: UDP, Program: "", WinService: "x"})
+	err := broken.Check()
+	for _, msg := range []string{`unknown service "nope"`, `want System or a path under %SystemRoot%`, "no reference", "says why, with no service"} {
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("Check of broken bindings: no %q in %v", msg, err)
 		}
 	}
 }

@@ -12,6 +12,15 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 // Check verifies the catalog's integrity: unique ids, known references,
 // well-formed ports and conditions, and a citation for every entry. It
 // reports every problem, one per line.
+// validProgram and validWinService bound what a binding may name: every
+// program of the data is System or under %SystemRoot%, and service short
+// names are words, so that nothing in them needs more than the formats'
+// quoting.
+var (
+	validProgram    = regexp.MustCompile(`^(System|%SystemRoot%(\\[A-Za-z0-9._]+)+\.exe)$`)
+	validWinService = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+)
+
 func (c *Catalog) Check() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -118,6 +127,24 @@ func (c *Catalog) Check() error {
 			checkRefs(where, rs.Ref, false)
 		}
 		checkRefs("role "+r.ID, r.Ref, true)
+	}
+	for i, b := range c.Bindings {
+		where := fmt.Sprintf("binding %d (%s %s %s)", i, b.Service, b.Protocol, strings.Join(b.Ports, ","))
+		if b.Service != "" && c.services[b.Service] == nil {
+			add("%s: unknown service %q", where, b.Service)
+		}
+		if !b.Protocol.HasPorts() {
+			add("%s: binds tcp or udp entries only", where)
+		}
+		switch {
+		case b.Program == "" && (b.Why == "" || b.WinService != ""):
+			add("%s: a binding without a program keeps entries port-only and says why, with no service", where)
+		case b.Program != "" && !validProgram.MatchString(b.Program):
+			add("%s: program %q: want System or a path under %%SystemRoot%%", where, b.Program)
+		case b.WinService != "" && !validWinService.MatchString(b.WinService):
+			add("%s: service %q: want a Windows service short name", where, b.WinService)
+		}
+		checkRefs(where, b.Ref, b.Program != "")
 	}
 	return errors.Join(errs...)
 }

@@ -38,6 +38,7 @@ func (c *Catalog) decode(fsys fs.FS) error {
 		c.Scenarios = append(c.Scenarios, part.Scenarios...)
 		c.Services = append(c.Services, part.Services...)
 		c.Roles = append(c.Roles, part.Roles...)
+		c.Bindings = append(c.Bindings, part.Bindings...)
 	}
 	slices.SortStableFunc(c.OSes, func(a, b OS) int { return a.Build - b.Build })
 	slices.SortFunc(c.Services, func(a, b Service) int { return strings.Compare(a.ID, b.ID) })

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,7 +23,7 @@ var (
 // csvHeader names the CSV columns.
 var csvHeader = []string{"group", "role", "service", "service_name", "system_service", "protocol",
 	"ports", "icmp_type", "sources", "destinations", "peers", "direction", "action", "scenario", "os_condition",
-	"rpc", "labels", "notes", "reference"}
+	"rpc", "labels", "notes", "reference", "program", "windows_service"}
 
 func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
 	var buf bytes.Buffer
@@ -71,7 +72,7 @@ func csvRow(group string, servers []netip.Prefix, r policies.ServiceRule) []stri
 	return csvCells(group, r.Role, r.Service, r.ServiceName, r.SystemService, string(r.Proto),
 		PortList(r.Ports), icmp, sources, dests, strings.Join(peers, ","), "inbound", "allow",
 		strings.Join(r.Scenarios, ","), strings.Join(r.OSReasons, "; "), strings.Join(r.RPC, ","),
-		strings.Join(r.Labels, "; "), r.Notes, RefList(r.Refs))
+		strings.Join(r.Labels, "; "), r.Notes, RefList(slices.Concat(r.Refs, r.BindRefs)), r.Program, r.WinService)
 }
 
 // csvCells makes each value safe to open in a spreadsheet: a cell that

@@ -32,6 +32,11 @@ type Options struct {
 	// DefaultDeny drops what is not allowed, keeping established traffic,
 	// loopback and essential ICMP open.
 	DefaultDeny bool
+	// NoBind writes Windows rules that admit their ports whatever program
+	// listens (--bind none); by default each rule is bound to the program
+	// and Windows service that listen, as Windows' predefined rules are
+	// (PowerShell -Program/-Service, netsh program=/service=).
+	NoBind bool
 	// SiteFile marks one host group's file of a site (generate -o), which
 	// is loaded beside the other groups' files. Under DefaultDeny on the
 	// input chain it then drops only what is sent to its own group's

@@ -285,7 +285,7 @@ func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []s
 			h = append(h, "    "+s)
 		}
 	}
-	h = append(h, referenceLines(rs)...)
+	h = append(h, referenceLines(rs, false)...)
 	for i, l := range h {
 		h[i] = oneLine(l)
 	}

@@ -22,7 +22,7 @@ var remLine = regexp.MustCompile(`^rem( [A-Za-z0-9 .,:;/()_+\-=#@'?*\[\]{}~$\\]*
 
 // netshKeys are the parameters of "netsh advfirewall firewall add rule"
 // that the scripts may use.
-var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "localip", "remoteip", "profile", "description"}
+var netshKeys = []string{"name", "dir", "action", "protocol", "localport", "localip", "remoteip", "profile", "description", "program", "service"}
 
 // Kinds of netsh script lines that hold data; any other line must be one of
 // the template's fixed lines.
@@ -213,6 +213,10 @@ func netshRule(args []string) (parsedRule, error) {
 			r.Locals = strings.Split(v, ",")
 		case "profile":
 			r.Profiles = strings.Split(v, ",")
+		case "program":
+			r.Program = v
+		case "service":
+			r.Service = v
 		case "dir", "action":
 			if want := map[string]string{"dir": "in", "action": "allow"}[k]; v != want {
 				return r, fmt.Errorf("%s=%s, want %s", k, v, want)

@@ -155,5 +155,11 @@ func netshArgs(r winRule, name, desc string, lists [3][]string) string {
 	if len(r.Profiles) > 0 {
 		profile = strings.ToLower(strings.Join(r.Profiles, ","))
 	}
+	if r.Program != "" {
+		args = append(args, "program="+netshQuote(r.Program))
+	}
+	if r.Service != "" {
+		args = append(args, "service="+netshQuote(r.Service))
+	}
 	return strings.Join(append(args, "profile="+profile, "description="+netshQuote(desc)), " ")
 }

@@ -39,6 +39,8 @@ type psRule struct {
 	LocalAddress  string
 	RemoteAddress string
 	Profile       string
+	Program       string
+	Service       string
 }
 
 func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
@@ -84,6 +86,12 @@ func psRuleOf(r winRule) psRule {
 	}
 	if len(r.Profiles) > 0 {
 		p.Profile = psList(r.Profiles)
+	}
+	if r.Program != "" {
+		p.Program = psQuote(r.Program)
+	}
+	if r.Service != "" {
+		p.Service = psQuote(r.Service)
 	}
 	return p
 }

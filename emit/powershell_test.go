@@ -80,8 +80,9 @@ func TestPowerShellHostile(t *testing.T) {
 				}
 			})
 			group := GroupName(rs, opts)
-			if got, err := psEval(strings.TrimPrefix(lineWith(script, "$Group = "), "$Group = ")); err != nil || got != oneLine(group) {
-				t.Errorf("$Group = %q (%v), want %q", got, err, oneLine(group))
+			// The group comes back whole but for line breaks, and '|' (see gpoText).
+			if got, err := psEval(strings.TrimPrefix(lineWith(script, "$Group = "), "$Group = ")); err != nil || got != gpoText(oneLine(group)) {
+				t.Errorf("$Group = %q (%v), want %q", got, err, gpoText(oneLine(group)))
 			}
 		})
 	}
@@ -98,15 +99,27 @@ func checkPowerShell(t *testing.T, script string, check func([]parsedRule)) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"#Requires -RunAsAdministrator\n", "[CmdletBinding(SupportsShouldProcess)]\n",
-		"    [string]$PolicyStore = 'PersistentStore',\n    [switch]$Remove\n", "DO NOT EDIT"} {
+		"    [string]$PolicyStore = 'PersistentStore',\n    [string]$DomainController,\n    [switch]$Remove\n", "DO NOT EDIT"} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q", want)
 		}
 	}
 	news := strings.Count(script, "New-NetFirewallRule @rule ")
-	guards := strings.Count(script, "if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {\n    $null = New-NetFirewallRule @rule ")
+	guards := strings.Count(script, "if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {\n            $null = New-NetFirewallRule @rule ")
 	if news != len(rules) || guards != len(rules) {
 		t.Errorf("%d New-NetFirewallRule commands, %d guarded, for %d rule tables", news, guards, len(rules))
+	}
+	// A GPO is opened and saved once, and only when nothing failed: the
+	// one Save-NetGPO is the last step of the try block.
+	for cmd, want := range map[string]int{"= Open-NetGPO -": 1, "Save-NetGPO -GPOSession": 1, "Remove-FwgenGroupRules\n": 1} {
+		if got := strings.Count(script, cmd); got != want {
+			t.Errorf("%q appears %d times, want %d", cmd, got, want)
+		}
+	}
+	try, catch := strings.Index(script, "\ntry {\n"), strings.Index(script, "\n} catch {\n")
+	save := strings.Index(script, "Save-NetGPO -GPOSession")
+	if try < 0 || catch < 0 || !(try < save && save < catch) || strings.Contains(script[save:catch], "New-NetFirewallRule") {
+		t.Errorf("Save-NetGPO is not the last step inside the try block")
 	}
 	check(rules)
 }
@@ -132,11 +145,13 @@ func TestPowerShellRPCKeywords(t *testing.T) {
 		ports[r.Name] = r.Ports
 	}
 	want := map[string][]string{
-		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members":       {"53", "88", "389", "445", "464", "636", "3268-3269"},
-		"fwgen-dc-89eb09b0--dc-ad-tcp-admins":                       {"9389"},
-		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-epmap": {"RPCEPMap"},
-		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-rpc":   {"RPC"},
-		"fwgen-dc-89eb09b0--dc-ad-udp-admins-clients-members":       {"53", "88", "389", "464"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-lsass":       {"88", "389", "464", "636", "3268-3269"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-adws":                        {"9389"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-rpcss-epmap": {"RPCEPMap"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-lsass-rpc":   {"RPC"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-system":      {"445"},
+		"fwgen-dc-89eb09b0--dc-ad-tcp-admins-clients-members-dns":         {"53"},
+		"fwgen-dc-89eb09b0--dc-ad-udp-admins-clients-members-lsass":       {"88", "389", "464"},
 	}
 	for name, w := range want {
 		if diff := cmp.Diff(w, ports[name]); diff != "" {

@@ -77,7 +77,7 @@ func TestPowerShellParses(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		want[path] = psCommands(strings.Count(string(b), "\n$rule = @{\n"))
+		want[path] = psCommands(strings.Count(string(b), "\n        $rule = @{\n"))
 	}
 	goldens, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.ps1"))
 	more, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*", "*.ps1"))
@@ -106,8 +106,8 @@ func TestPowerShellParses(t *testing.T) {
 
 // psCommands are the commands a script with n rules runs.
 func psCommands(n int) map[string]int {
-	c := map[string]int{"Set-StrictMode": 1, "Get-NetFirewallRule": 1, "Where-Object": 1,
-		"Remove-NetFirewallRule": 1, "Write-Host": 2}
+	c := map[string]int{"Set-StrictMode": 1, "Get-Command": 1, "New-Object": 2, "Open-NetGPO": 1,
+		"Remove-FwgenGroupRules": 1, "Remove-NetFirewallRule": 1, "Save-NetGPO": 1, "Write-Error": 2, "Write-Host": 3}
 	if n > 0 {
 		c["New-NetFirewallRule"] = n
 	}

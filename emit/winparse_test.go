@@ -103,6 +103,7 @@ type parsedRule struct {
 	ICMPType                       string
 	Ports, Sources, Locals         []string
 	Profiles                       []string
+	Program, Service               string
 }
 
 // psRules reads the "$rule = @{ ... }" tables of a script. A value whose
@@ -112,6 +113,7 @@ func psRules(script string) ([]parsedRule, error) {
 	var cur *parsedRule
 	pending := ""
 	for i, line := range strings.Split(script, "\n") {
+		line = strings.TrimLeft(line, " ")
 		switch {
 		case line == "$rule = @{":
 			rules = append(rules, parsedRule{})
@@ -159,6 +161,10 @@ func (r *parsedRule) setPS(line string) error {
 		r.Locals = items
 	case "Profile":
 		r.Profiles = items
+	case "Program":
+		r.Program = one
+	case "Service":
+		r.Service = one
 	default:
 		return fmt.Errorf("unknown key %q", key)
 	}

@@ -37,6 +37,9 @@ type winRule struct {
 	Sources     []netip.Prefix // empty means any address
 	Locals      []netip.Prefix // the host group's servers when the script has several groups; empty means any
 	Profiles    []string       // Domain, Private, Public; empty means any
+	// Program and Service bind the rule to the listening program and
+	// Windows service short name; empty binds nothing.
+	Program, Service string
 }
 
 // winScript is what a Windows script installs: the rule group, the start
@@ -49,6 +52,34 @@ type winScript struct {
 	// Skipped are the rules left out because they cannot reach the
 	// servers (ICMPv6 for servers with IPv4 addresses only).
 	Skipped []string
+	// Unbound are the rules that stay port-only although binding is on:
+	// fwgen knows no program for them, or keeps them so on purpose.
+	Unbound []string
+}
+
+// gpoText keeps '|' out of a rule's text: a GPO stores each rule as one
+// string of fields that '|' separates, so a '|' in a group, name or
+// description would start another field there. It becomes '/'.
+func gpoText(s string) string { return strings.ReplaceAll(s, "|", "/") }
+
+// bindingWord names a rule's binding in its name: the service short name,
+// else the program's file name without .exe ("rpcss", "lsass", "system");
+// "" when unbound.
+func bindingWord(program, service string) string {
+	if service != "" {
+		return service
+	}
+	base := program[strings.LastIndexAny(program, `\/`)+1:]
+	return strings.TrimSuffix(strings.ToLower(base), ".exe")
+}
+
+// unboundText names a rule that binds no program, and why.
+func unboundText(group string, r policies.ServiceRule, p winPart) string {
+	why := "no predefined rule of Windows shows its program"
+	if len(r.BindNotes) > 0 {
+		why = strings.Join(r.BindNotes, " ")
+	}
+	return fmt.Sprintf("host group %s, %s / %s %s %s: %s", group, r.Role, r.ServiceName, r.Proto, winPortText(p.kind, p.ports, nil), why)
 }
 
 // Unsupported lists the Windows versions of rs's servers (Group.Hosts) that cannot run
@@ -82,7 +113,7 @@ func (f Format) with(e Emitter) Format {
 // rule of the by-service view, or up to three with opts.RPCKeywords (the
 // other ports, the endpoint mapper, the RPC dynamic ports).
 func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, error) {
-	s := &winScript{Group: oneLine(GroupName(rs, opts))}
+	s := &winScript{Group: gpoText(oneLine(GroupName(rs, opts)))}
 	// Windows reads a group that starts with @ as a resource reference
 	// ("@FirewallAPI.dll,-28502"), not as a name.
 	if strings.HasPrefix(strings.TrimSpace(s.Group), "@") || strings.TrimSpace(s.Group) == "" {
@@ -104,6 +135,9 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			return nil, err
 		}
 		rules := g.ByService()
+		if opts.NoBind {
+			rules = g.PortOnly()
+		}
 		scopes := map[string]int{}
 		for _, r := range rules {
 			scopes[winScopeKey(r)]++
@@ -117,7 +151,10 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			several := scopes[winScopeKey(r)] > 1
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
-					Sources: r.Sources, Locals: locals, Profiles: profiles}
+					Sources: r.Sources, Locals: locals, Profiles: profiles, Program: r.Program, Service: r.WinService}
+				if !opts.NoBind && r.Program == "" && r.Proto.HasPorts() {
+					s.Unbound = append(s.Unbound, unboundText(g.Name, r, p))
+				}
 				if r.AnySource {
 					// DHCP clients broadcast: the rule cannot name the
 					// servers' own addresses.
@@ -127,9 +164,15 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 				if err != nil {
 					return nil, err
 				}
-				w.DisplayName = winDisplayName(hostGroup, r, several, p.kind)
-				w.Description = winDescription(g.Name, r, p)
+				w.DisplayName = gpoText(winDisplayName(hostGroup, r, several, p.kind))
+				w.Description = gpoText(winDescription(g.Name, r, p))
 				w.Comment = fmt.Sprintf("%s / %s: %s %s", r.Role, r.ServiceName, r.Proto, winPortText(p.kind, p.ports, r.ICMPType))
+				if w.Program != "" {
+					w.Comment += ", bound to " + w.Program
+					if w.Service != "" {
+						w.Comment += " (service " + w.Service + ")"
+					}
+				}
 				s.Rules = append(s.Rules, w)
 			}
 		}
@@ -142,6 +185,14 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 	s.Header = winHeader(f, rs, opts, owner)
 	for _, sk := range s.Skipped {
 		s.Header = append(s.Header, "Left out: "+sk)
+	}
+	if len(s.Unbound) > 0 {
+		s.Header = append(s.Header, "", "Port-only rules (they admit their ports whatever program listens):")
+		for _, u := range s.Unbound {
+			s.Header = append(s.Header, "  "+u)
+		}
+		s.Header = append(s.Header, "  A port-only rule for the RPC dynamic range admits every RPC server of the host there. A site whose servers",
+			"  do without such a service can leave it out of the role (a policy's roles: with override: true).")
 	}
 	return s, nil
 }
@@ -247,6 +298,7 @@ func (n *winNamer) name(hostGroup string, r policies.ServiceRule, kind portKind)
 		parts = append(parts, slug(sc, 32))
 	}
 	parts = append(parts, slug(peerWords(r.Peers, "-"), 64))
+	parts = append(parts, slug(bindingWord(r.Program, r.WinService), 40))
 	parts = append(parts, map[portKind]string{portEPMap: "epmap", portRPC: "rpc"}[kind])
 	name := n.prefix + strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "-")
 	// Slugs of different ids can meet ("a.b" and "a-b"): number the later ones.
@@ -282,6 +334,9 @@ func winDisplayName(hostGroup string, r policies.ServiceRule, several bool, kind
 		extra = append(extra, "RPC-EPMap")
 	case portRPC:
 		extra = append(extra, "RPC")
+	}
+	if w := bindingWord(r.Program, r.WinService); w != "" {
+		extra = append(extra, w)
 	}
 	if several {
 		extra = append(extra, "from "+peerWords(r.Peers, ", "))
@@ -337,7 +392,7 @@ func winDescription(hostGroup string, r policies.ServiceRule, p winPart) string 
 func winPortText(kind portKind, ports []policies.PortRange, icmpType *int) string {
 	switch {
 	case kind == portEPMap:
-		return "RPCEPMap (135)"
+		return "RPCEPMap (135, and 593 for RPC over HTTP)"
 	case kind == portRPC:
 		return "RPC (" + PortList(ports) + ")"
 	case icmpType != nil:
@@ -421,12 +476,19 @@ func winHeader(f Format, rs *policies.Ruleset, opts Options, owner string) []str
 	}
 	if opts.RPCKeywords {
 		h = append(h, "RPC: 135/tcp and the RPC dynamic range use Windows Firewall's RPCEPMap and RPC keywords (--rpc-keywords);",
-			"  the keywords are TCP's, so UDP ports in the range stay numbers.")
+			"  the keywords are TCP's, so UDP ports in the range stay numbers. RPCEPMap also opens 593/tcp, RPC over HTTP's",
+			"  endpoint mapper, which RpcSs serves too (KB 832017, RPC; observed by windows-builtin-rules' authors).")
+	}
+	if opts.NoBind {
+		h = append(h, "Binding: none (--bind none): each rule admits its ports whatever program listens.")
+	} else {
+		h = append(h, "Binding: each rule is bound to the program (and service) that listens, as Windows' predefined rules are,",
+			"  so it admits only traffic to that program; --bind none writes port-only rules.")
 	}
 	for _, g := range rs.Groups {
 		h = append(h, winGroupHeader(&g)...)
 	}
-	return append(h, referenceLines(rs)...)
+	return append(h, referenceLines(rs, !opts.NoBind)...)
 }
 
 func winGroupHeader(g *policies.Group) []string {
@@ -479,12 +541,16 @@ func scenarioLines(g *policies.Group) []string {
 }
 
 // referenceLines lists every document the rules cite, once, for a header.
-func referenceLines(rs *policies.Ruleset) []string {
+func referenceLines(rs *policies.Ruleset, bind bool) []string {
 	seen := map[string]bool{}
 	var h []string
 	for _, g := range rs.Groups {
 		for _, n := range g.Needs {
-			for _, ref := range n.Refs {
+			refs := n.Refs
+			if bind {
+				refs = slices.Concat(n.Refs, n.BindRefs)
+			}
+			for _, ref := range refs {
 				if seen[ref.Doc] {
 					continue
 				}

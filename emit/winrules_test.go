@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net/netip"
@@ -40,6 +41,7 @@ func winCases() []winCase {
 			[]string{"domain"}), Options{}},
 		{"site-scoped", sitePolicy(), Options{Group: "Contoso Server Firewall"}},
 		{"site-scoped-rpc-keywords", sitePolicy(), Options{Group: "Contoso Server Firewall", RPCKeywords: true}},
+		{"dc-2019-bind-none", quickPolicy([]string{"dc"}, []string{"2019"}, nil), Options{NoBind: true}},
 	}
 }
 
@@ -150,10 +152,14 @@ func hostileOptions() map[string]Options {
 // wantRules is how many rules a script of rs must add: one per by-service
 // rule, and with RPC keywords one for each of the other ports, the endpoint
 // mapper and the dynamic ports that a rule has.
-func wantRules(rs *policies.Ruleset, keywords bool) int {
+func wantRules(rs *policies.Ruleset, keywords, noBind bool) int {
 	n := 0
 	for _, g := range rs.Groups {
-		for _, r := range g.ByService() {
+		rules := g.ByService()
+		if noBind {
+			rules = g.PortOnly()
+		}
+		for _, r := range rules {
 			if !r.AnySource && !r.Meets(g.Addresses) {
 				continue
 			}
@@ -185,7 +191,7 @@ func checkRules(t *testing.T, rs *policies.Ruleset, opts Options, rules []parsed
 	for _, r := range rules {
 		bases[partSuffix.ReplaceAllString(r.Name, "")] = true
 	}
-	if got, want := len(bases), wantRules(rs, opts.RPCKeywords); got != want {
+	if got, want := len(bases), wantRules(rs, opts.RPCKeywords, opts.NoBind); got != want {
 		t.Errorf("got %d rules, want %d", got, want)
 	}
 	names := map[string]bool{}
@@ -198,6 +204,7 @@ func checkRules(t *testing.T, rs *policies.Ruleset, opts Options, rules []parsed
 			t.Errorf("%s: description %q does not say where it comes from", r.Name, r.Description)
 		}
 	}
+	checkBindings(t, rs, opts, rules)
 	got, err := scriptOpenings(rs, rules)
 	if err != nil {
 		t.Fatal(err)
@@ -451,5 +458,143 @@ func TestWindowsGroupFilesNameTheirServers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// checkBindings checks the programs and services the rules are bound to
+// against the Ruleset's needs: each bound rule's ports are needs bound so,
+// and each bound need has a rule bound so for its port; with NoBind no
+// rule is bound.
+func checkBindings(t *testing.T, rs *policies.Ruleset, opts Options, rules []parsedRule) {
+	t.Helper()
+	for _, p := range bindingProblems(rs, opts, rules) {
+		t.Error(p)
+	}
+}
+
+func bindingProblems(rs *policies.Ruleset, opts Options, rules []parsedRule) []string {
+	var problems []string
+	errorf := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	type binding struct{ program, service string }
+	// meet: the rule's port and the need's share a port; covers: the
+	// rule's port holds all of the need's.
+	match := func(n policies.Need, port string, whole bool) bool {
+		switch port {
+		case "RPCEPMap", "RPC-EPMap":
+			return n.Ports == policies.PortRange{From: 135, To: 135}
+		case "RPC":
+			return n.RPC == "dynamic" || n.RPC == "restricted"
+		}
+		pr, err := catalog.ParsePortRange(port)
+		if err != nil {
+			return false
+		}
+		if whole {
+			return pr.From <= n.Ports.From && n.Ports.To <= pr.To
+		}
+		return pr.From <= n.Ports.To && n.Ports.From <= pr.To
+	}
+	meet := func(n policies.Need, port string) bool { return match(n, port, false) }
+	covers := func(n policies.Need, port string) bool { return match(n, port, true) }
+	ruleHas := map[binding][]parsedRule{}
+	for _, r := range rules {
+		b := binding{r.Program, r.Service}
+		if opts.NoBind && b != (binding{}) {
+			errorf("%s: bound to %v with --bind none", r.Name, b)
+		}
+		ruleHas[b] = append(ruleHas[b], r)
+		if b == (binding{}) && opts.NoBind {
+			continue
+		}
+		for _, port := range r.Ports {
+			if !slices.ContainsFunc(rsNeeds(rs), func(n policies.Need) bool {
+				return n.Proto == r.Proto && meet(n, port) && n.Program == b.program && n.WinService == b.service
+			}) {
+				errorf("%s: %s %s bound to %v, which no need of the port is", r.Name, r.Proto, port, b)
+			}
+		}
+	}
+	if opts.NoBind {
+		return problems
+	}
+	for _, n := range rsNeeds(rs) {
+		b := binding{n.Program, n.WinService}
+		if b == (binding{}) {
+			continue
+		}
+		if !slices.ContainsFunc(ruleHas[b], func(r parsedRule) bool {
+			return r.Proto == n.Proto && slices.ContainsFunc(r.Ports, func(p string) bool { return covers(n, p) })
+		}) {
+			errorf("%s/%s %s %s: bound to %v in the Ruleset, but no rule of the script is", n.Role, n.Service, n.Proto, n.Ports, b)
+		}
+	}
+	return problems
+}
+
+// rsNeeds are the needs of every group whose rules the scripts write.
+func rsNeeds(rs *policies.Ruleset) []policies.Need {
+	var out []policies.Need
+	for _, g := range rs.Groups {
+		for _, n := range g.Needs {
+			if n.AnySource || needMeets(n, g.Addresses) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// TestBindingCheckCatches shows that the binding check can fail: a rule
+// bound to another program, a rule whose binding was dropped, a bound rule
+// under --bind none.
+func TestBindingCheckCatches(t *testing.T) {
+	rs := winCases()[0].ruleset(t)
+	rules, err := psRules(string(emitString(t, "powershell", rs, Options{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := bindingProblems(rs, Options{}, rules); len(p) > 0 {
+		t.Fatalf("the unchanged script: %v", p)
+	}
+	for name, change := range map[string]func([]parsedRule) ([]parsedRule, Options){
+		"another program": func(rs []parsedRule) ([]parsedRule, Options) {
+			i := slices.IndexFunc(rs, func(r parsedRule) bool { return strings.Contains(r.Program, "lsass") })
+			rs[i].Program = `%SystemRoot%\system32\services.exe`
+			return rs, Options{}
+		},
+		"binding dropped": func(rs []parsedRule) ([]parsedRule, Options) {
+			i := slices.IndexFunc(rs, func(r parsedRule) bool { return r.Service == "RpcSs" })
+			rs[i].Program, rs[i].Service = "", ""
+			return rs, Options{}
+		},
+		"bound under --bind none": func(rs []parsedRule) ([]parsedRule, Options) { return rs, Options{NoBind: true} },
+	} {
+		changed, opts := change(slices.Clone(rules))
+		if p := bindingProblems(rs, opts, changed); len(p) == 0 {
+			t.Errorf("%s: no problem found", name)
+		}
+	}
+}
+
+// TestNoPipeInRuleText: a GPO separates a rule's fields with '|', so no
+// group, display name or description carries one, hostile names included.
+func TestNoPipeInRuleText(t *testing.T) {
+	for name, opts := range map[string]Options{"hostile": {}, "hostile-group": {Group: hostile[1] + " | x"}} {
+		rs := winHostile()
+		s, err := windowsScript(psFormat, rs, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(s.Group, "|") {
+			t.Errorf("%s: group %q", name, s.Group)
+		}
+		for _, r := range s.Rules {
+			if strings.ContainsAny(r.DisplayName+r.Description+r.Name, "|") {
+				t.Errorf("%s: rule %s has a '|' in its text", name, r.Name)
+			}
+		}
+	}
+	if !strings.Contains(hostile[1], "|") {
+		t.Fatal("the hostile strings have no '|' to test with")
 	}
 }

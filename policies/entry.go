@@ -54,6 +54,10 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Optional: len(scenarios) > 0,
 		Scenarios: scenarios, OSReason: strings.Join(osReasons, "; "), Notes: svc.Notes,
 		Refs: r.refs(svc, e, rs.Ref), Family: cmp.Or(ICMPFamily(e.Protocol), e.Family)}
+	if b, ok := r.c.BindingFor(svc.ID, e); ok {
+		base.Program, base.WinService, base.BindNote = b.Program, b.WinService, b.Why
+		base.BindRefs = r.citeAll(b.Ref)
+	}
 	for _, peer := range entryPeers(role, e) {
 		n := base
 		n.Peer = peer
@@ -188,8 +192,14 @@ func (r *resolver) refs(svc *catalog.Service, e catalog.Entry, roleRefs []catalo
 	if len(cites) == 0 {
 		cites = svc.Ref
 	}
+	return r.citeAll(slices.Concat(cites, roleRefs))
+}
+
+// citeAll resolves citations to Refs with their documents' titles and
+// addresses, each once.
+func (r *resolver) citeAll(cites []catalog.Citation) []Ref {
 	var out []Ref
-	for _, c := range slices.Concat(cites, roleRefs) {
+	for _, c := range cites {
 		ref := Ref{Doc: c.Doc, Section: c.Section}
 		if d := r.c.Document(c.Doc); d != nil {
 			ref.Title, ref.URL = d.Title, d.URL

@@ -43,7 +43,11 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 	}
 	var split RPCPorts
 	var other, dynamic []PortRange
-	for _, a := range g.atoms(serviceKey) {
+	key := serviceKey
+	if r.bound {
+		key = boundServiceKey
+	}
+	for _, a := range g.atoms(key) {
 		n := a.needs[0]
 		if !inServiceRule(a, r) {
 			continue
@@ -71,7 +75,8 @@ func inServiceRule(a *portAtom, r ServiceRule) bool {
 	n := a.needs[0]
 	return n.Role == r.Role && n.Service == r.Service && n.Proto == r.Proto &&
 		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && strings.Join(n.Scenarios, ",") == strings.Join(r.Scenarios, ",") &&
-		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers) && a.any == r.AnySource && a.family == r.Family
+		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers) && a.any == r.AnySource && a.family == r.Family &&
+		(!r.bound || n.Program == r.Program && n.WinService == r.WinService)
 }
 
 func peersKey(ps []Peer) string {

@@ -43,7 +43,7 @@ func TestRPCPorts(t *testing.T) {
 		Roles: []catalog.Role{{ID: "ftp-server", Name: "FTP server", Services: []catalog.RoleService{{ID: "ftp"}}}},
 		Hosts: []Host{{Name: "t", Roles: []string{"dc", "ftp-server"}}}})
 	byKey := map[string]RPCPorts{}
-	for _, r := range g.ByService() {
+	for _, r := range g.PortOnly() {
 		byKey[r.Service+"/"+string(r.Proto)+"/"+peersKey(r.Peers)] = g.RPCPorts(r)
 	}
 	pr := func(from, to uint16) PortRange { return PortRange{From: from, To: to} }
@@ -86,7 +86,7 @@ func TestRPCPortsWithoutEPMap(t *testing.T) {
 		"udp " + admins: {Other: []PortRange{pr(49152, 65535)}},
 	}
 	found := 0
-	for _, r := range g.ByService() {
+	for _, r := range g.PortOnly() {
 		k := string(r.Proto) + " " + SourcesKey(r.Sources)
 		if r.Service != "group-policy" || r.Proto == ICMPv4 {
 			continue

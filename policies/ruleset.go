@@ -228,6 +228,17 @@ type Need struct {
 	OSReason string `json:"os_reason,omitempty"`
 	Notes    string `json:"notes,omitempty"`
 	Refs     []Ref  `json:"refs"`
+	// Program and WinService are the program and Windows service short
+	// name that listen on the need's port, as Windows' predefined rules
+	// bind them ("%SystemRoot%\System32\lsass.exe", "" or
+	// "%SystemRoot%\system32\svchost.exe", "RpcSs"); empty when fwgen
+	// knows none, and a Windows rule for the need binds nothing. BindRefs
+	// cite where they come from; BindNote says why an entry stays
+	// port-only on purpose.
+	Program    string `json:"program,omitempty"`
+	WinService string `json:"win_service,omitempty"`
+	BindRefs   []Ref  `json:"bind_refs,omitempty"`
+	BindNote   string `json:"bind_note,omitempty"`
 }
 
 // ScenarioState is a scenario of a group's roles: whether it is on, and

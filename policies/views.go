@@ -43,6 +43,16 @@ type ServiceRule struct {
 	OSReasons []string `json:"os_reasons,omitempty"`
 	Notes     string   `json:"notes,omitempty"`
 	Refs      []Ref    `json:"refs"`
+	// Program and WinService bind the rule to the program and Windows
+	// service that listen (see Need); empty in the port-only view and
+	// where fwgen knows no program. BindRefs cite them; BindNotes say why
+	// a port stays port-only on purpose.
+	Program    string   `json:"program,omitempty"`
+	WinService string   `json:"win_service,omitempty"`
+	BindRefs   []Ref    `json:"bind_refs,omitempty"`
+	BindNotes  []string `json:"bind_notes,omitempty"`
+
+	bound bool // made by ByService, which splits rules by binding
 }
 
 // ScopeRule is a rule of the by-scope view: every port of one protocol that
@@ -115,14 +125,29 @@ func serviceKey(n *Need) string {
 		strings.Join(n.Scenarios, ",")}, "|")
 }
 
+// boundServiceKey is serviceKey with the need's binding.
+func boundServiceKey(n *Need) string { return serviceKey(n) + "|" + n.Program + "|" + n.WinService }
+
 // ByService groups the needs by (role, service, protocol, ICMP type,
-// scenarios, peers, sources), where the sources of a port are the union of
-// those of every peer that needs it: a rule says which peers it admits.
-func (g *Group) ByService() []ServiceRule {
+// scenarios, program and Windows service, peers, sources), where the
+// sources of a port are the union of those of every peer that needs it: a
+// rule says which peers it admits and, bound to the program that listens,
+// what may receive it.
+func (g *Group) ByService() []ServiceRule { return g.byService(true) }
+
+// PortOnly is ByService without the bindings: rules that admit their
+// ports whatever program listens (--bind none).
+func (g *Group) PortOnly() []ServiceRule { return g.byService(false) }
+
+func (g *Group) byService(bind bool) []ServiceRule {
 	byKey := map[string]*ServiceRule{}
 	var keys []string
 	ranges := map[string][]PortRange{}
-	for _, a := range g.atoms(serviceKey) {
+	key := serviceKey
+	if bind {
+		key = boundServiceKey
+	}
+	for _, a := range g.atoms(key) {
 		k := fmt.Sprintf("%s|%s|%s|%v|%d", a.key, a.peersKey(), SourcesKey(a.sources), a.any, a.family)
 		r, ok := byKey[k]
 		if !ok {
@@ -130,6 +155,9 @@ func (g *Group) ByService() []ServiceRule {
 			r = &ServiceRule{Role: n.Role, Service: n.Service, ServiceName: n.ServiceName,
 				SystemService: n.SystemService, Proto: n.Proto, ICMPType: n.ICMPType,
 				Sources: a.sources, AnySource: a.any, Family: a.family, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
+			if bind {
+				r.Program, r.WinService, r.bound = n.Program, n.WinService, true
+			}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
@@ -143,6 +171,12 @@ func (g *Group) ByService() []ServiceRule {
 			r.OSReasons = addUnique(r.OSReasons, n.OSReason)
 			for _, ref := range n.Refs {
 				r.Refs = addUnique(r.Refs, ref)
+			}
+			if bind {
+				for _, ref := range n.BindRefs {
+					r.BindRefs = addUnique(r.BindRefs, ref)
+				}
+				r.BindNotes = addUnique(r.BindNotes, n.BindNote)
 			}
 		}
 	}
@@ -158,7 +192,8 @@ func (g *Group) ByService() []ServiceRule {
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
 			boolCmp(a.Optional, b.Optional), cmp.Compare(strings.Join(a.Scenarios, ","), strings.Join(b.Scenarios, ",")),
 			slices.Compare(a.Peers, b.Peers), cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)),
-			boolCmp(a.AnySource, b.AnySource), cmp.Compare(a.Family, b.Family))
+			boolCmp(a.AnySource, b.AnySource), cmp.Compare(a.Family, b.Family),
+			cmp.Compare(a.Program, b.Program), cmp.Compare(a.WinService, b.WinService))
 	})
 	return out
 }

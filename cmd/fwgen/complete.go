@@ -41,6 +41,7 @@ func completeCatalogFlags(cmd *cobra.Command, withAll bool) {
 	})
 	completeWith(cmd, "profile", fixed("domain", "private", "public", "any"))
 	completeWith(cmd, "chain", fixed("input", "forward"))
+	completeWith(cmd, "bind", fixed("program", "none"))
 }
 
 // lintRuleNames are the ids of the lint rules, for --ignore.

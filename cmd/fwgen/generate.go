@@ -35,6 +35,7 @@ type genOptions struct {
 	profiles    listValue
 	group       string
 	rpcKeywords bool
+	bind        string
 	chain       string
 	table       string
 	defaultDeny bool
@@ -58,7 +59,8 @@ func (o *genOptions) bindFlags(cmd *cobra.Command) {
 	f.Var(&o.to, "to", "the servers' addresses or CIDRs (needed by --chain forward; repeatable or comma-separated)")
 	f.Var(&o.profiles, "profile", "Windows Firewall profiles: domain, private, public (default any)")
 	f.StringVar(&o.group, "group", "", `Windows Firewall rule group (default "fwgen: <policy>")`)
-	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap and RPC keywords for 135/tcp and the RPC range")
+	f.BoolVar(&o.rpcKeywords, "rpc-keywords", false, "use Windows Firewall's RPCEPMap (135, and 593 for RPC over HTTP) and RPC keywords for 135/tcp and the RPC range")
+	f.StringVar(&o.bind, "bind", "program", "Windows rules: program binds each to the program and service that listen, as Windows' own rules; none admits the ports whatever listens")
 	f.StringVar(&o.chain, "chain", "input", "nftables/iptables chain: input (host firewall) or forward (router in front of the servers)")
 	f.StringVar(&o.table, "table", "fwgen", "nftables table, and iptables chains <TABLE>-INPUT/-FORWARD in upper case")
 	f.BoolVar(&o.defaultDeny, "default-deny", false, "drop what is not allowed (keeps established, loopback and essential ICMP open)")
@@ -78,6 +80,7 @@ func (o *genOptions) checkFlags() error {
 		{"group", "name the rule group, or leave the flag out"},
 		{"table", "name the table, or leave the flag out"},
 		{"chain", "input or forward"},
+		{"bind", "program or none"},
 	} {
 		f := o.flags.Lookup(c.name)
 		if f == nil || !f.Changed || strings.TrimSpace(f.Value.String()) != "" {
@@ -103,8 +106,11 @@ func (o *genOptions) emitOptions() (emit.Options, error) {
 	if o.chain != "input" && o.chain != "forward" {
 		return emit.Options{}, usagef("--chain %q: want input or forward", o.chain)
 	}
+	if o.bind != "program" && o.bind != "none" {
+		return emit.Options{}, usagef("--bind %q: want program or none", o.bind)
+	}
 	return emit.Options{Group: o.group, RPCKeywords: o.rpcKeywords, Chain: o.chain,
-		Table: o.table, DefaultDeny: o.defaultDeny}, nil
+		Table: o.table, DefaultDeny: o.defaultDeny, NoBind: o.bind == "none"}, nil
 }
 
 // quickRun serves one role set on one host group, from flags alone.
@@ -167,6 +173,7 @@ var formatOptions = []struct {
 }{
 	{"--group", func(o *genOptions) bool { return o.group != "" }, []string{"powershell", "netsh"}},
 	{"--rpc-keywords", func(o *genOptions) bool { return o.rpcKeywords }, []string{"powershell", "netsh"}},
+	{"--bind", func(o *genOptions) bool { return o.bind != "program" }, []string{"powershell", "netsh"}},
 	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables"}},
 	{"--table", func(o *genOptions) bool { return o.table != "fwgen" }, []string{"nftables", "iptables", "ip6tables"}},
 	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables"}},
