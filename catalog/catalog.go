@@ -135,9 +135,15 @@ type Binding struct {
 	Program string `yaml:"program"`
 	// WinService is the Windows service short name the rule binds
 	// ("RpcSs"); empty when the rule binds no service.
-	WinService string     `yaml:"win_service"`
-	Why        string     `yaml:"why"`
-	Ref        []Citation `yaml:"ref"`
+	WinService string `yaml:"win_service"`
+	// ServersFrom and ServersBefore limit the binding to groups whose
+	// every server runs that version or later, or one older than it: the
+	// program that listens changed between them (RDP moved from the
+	// kernel to svchost.exe with Windows Server 2012).
+	ServersFrom   string     `yaml:"servers_from"`
+	ServersBefore string     `yaml:"servers_before"`
+	Why           string     `yaml:"why"`
+	Ref           []Citation `yaml:"ref"`
 }
 
 // matches reports whether b selects entry e of the service svc.
@@ -153,20 +159,44 @@ func (b *Binding) matches(svc string, e Entry) bool {
 	return true
 }
 
-// BindingFor returns the binding of entry e of service svc: one of the
-// service with ports, else one of every service with ports, else one of
-// the service without; false when none applies (the rule stays
-// port-only). ICMP is never bound: the network stack answers it.
-func (c *Catalog) BindingFor(svc string, e Entry) (Binding, bool) {
-	for _, pass := range []func(*Binding) bool{
+// BindingFor returns the binding of entry e of service svc on servers
+// whose builds are servers: one of the service with ports, else one of
+// every service with ports, else one of the service without; false when
+// none applies (the rule stays port-only). A binding whose ServersFrom or
+// ServersBefore the servers do not all meet is passed over, and so is the
+// rest of its service's: a mix of versions whose listeners differ stays
+// port-only. ICMP is never bound: the network stack answers it.
+func (c *Catalog) BindingFor(svc string, e Entry, servers []int) (Binding, bool) {
+	fits := func(b *Binding) bool {
+		for _, build := range servers {
+			if from, err := c.OS(b.ServersFrom); b.ServersFrom != "" && (err != nil || build < from.Build) {
+				return false
+			}
+			if before, err := c.OS(b.ServersBefore); b.ServersBefore != "" && (err != nil || build >= before.Build) {
+				return false
+			}
+		}
+		return true
+	}
+	passedOver := false
+	for n, pass := range []func(*Binding) bool{
 		func(b *Binding) bool { return b.Service == svc && len(b.Ports) > 0 },
 		func(b *Binding) bool { return b.Service == "" && len(b.Ports) > 0 },
 		func(b *Binding) bool { return b.Service == svc && len(b.Ports) == 0 },
 	} {
+		if n == 2 && passedOver {
+			break // the service's own binding of these ports did not fit the servers
+		}
 		for i := range c.Bindings {
-			if b := &c.Bindings[i]; pass(b) && b.matches(svc, e) {
-				return *b, true
+			b := &c.Bindings[i]
+			if !pass(b) || !b.matches(svc, e) {
+				continue
 			}
+			if !fits(b) {
+				passedOver = passedOver || b.Service == svc
+				continue
+			}
+			return *b, true
 		}
 	}
 	return Binding{}, false
@@ -332,6 +362,13 @@ func (c *Catalog) With(add Additions) (*Catalog, error) {
 	}
 	docs, services, roles := add.Documents, add.Services, add.Roles
 	n := &Catalog{OSes: c.OSes}
+	// The bindings stay, but those of a service the site replaces: its
+	// entries are the site's, and no source says what listens on them.
+	for _, b := range c.Bindings {
+		if b.Service == "" || !slices.ContainsFunc(services, func(s Service) bool { return s.ID == b.Service }) {
+			n.Bindings = append(n.Bindings, b)
+		}
+	}
 	n.Scenarios = replaceByID(c.Scenarios, add.Scenarios, func(s Scenario) string { return s.ID })
 	n.Documents = replaceByID(c.Documents, docs, func(d Document) string { return d.ID })
 	n.Services = replaceByID(c.Services, services, func(s Service) string { return s.ID })

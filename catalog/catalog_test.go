@@ -227,7 +227,7 @@ func TestBindings(t *testing.T) {
 			continue
 		}
 		got := "none"
-		if b, found := c.BindingFor("ad", e); found {
+		if b, found := c.BindingFor("ad", e, []int{14393}); found {
 			got = b.Program + " " + b.WinService
 			if b.Program == "" {
 				got = " (port-only: " + b.Why + ")"
@@ -248,5 +248,49 @@ func TestBindings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("Check of broken bindings: no %q in %v", msg, err)
 		}
+	}
+}
+
+// TestBindingsByServerVersion: RDP binds to svchost.exe from Windows Server
+// 2012 on and to System before; a mix of both stays port-only.
+func TestBindingsByServerVersion(t *testing.T) {
+	c := Default()
+	rdp := Entry{Protocol: TCP, Ports: []string{"3389"}}
+	for _, tc := range []struct {
+		builds []int
+		want   string
+	}{
+		{[]int{14393}, `%SystemRoot%\system32\svchost.exe`},
+		{[]int{7601}, "System"},
+		{[]int{7601, 14393}, "none"},
+	} {
+		got := "none"
+		if b, ok := c.BindingFor("terminal-services", rdp, tc.builds); ok {
+			got = b.Program
+		}
+		if got != tc.want {
+			t.Errorf("RDP on builds %v: %q, want %q", tc.builds, got, tc.want)
+		}
+	}
+}
+
+// TestWithKeepsBindings: a site's additions keep the catalog's bindings,
+// but those of a service the site replaces.
+func TestWithKeepsBindings(t *testing.T) {
+	c := Default()
+	ad, _ := c.Service("ad")
+	n, err := c.With(Additions{Services: []Service{{ID: "dns-server", Name: "DNS, the site's", Ref: ad.Ref,
+		Entries: []Entry{{Protocol: TCP, Ports: []string{"53"}, Label: "DNS", Peers: Peers{"clients"}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.BindingFor("ad", Entry{Protocol: TCP, Ports: []string{"389"}}, []int{14393}); !ok {
+		t.Error("the additions dropped the bindings of services they do not replace")
+	}
+	if b, ok := n.BindingFor("dns-server", Entry{Protocol: TCP, Ports: []string{"53"}}, []int{14393}); ok {
+		t.Errorf("a replaced service kept its binding: %+v", b)
+	}
+	if b, ok := n.BindingFor("dns-server", Entry{Protocol: TCP, Ports: []string{"135"}}, []int{14393}); !ok || b.WinService != "RpcSs" {
+		t.Error("a replaced service lost the endpoint mapper's binding, every service's")
 	}
 }

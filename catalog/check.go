@@ -144,6 +144,11 @@ func (c *Catalog) Check() error {
 		case b.WinService != "" && !validWinService.MatchString(b.WinService):
 			add("%s: service %q: want a Windows service short name", where, b.WinService)
 		}
+		for _, v := range []string{b.ServersFrom, b.ServersBefore} {
+			if _, err := c.OS(v); v != "" && err != nil {
+				add("%s: %v", where, err)
+			}
+		}
 		checkRefs(where, b.Ref, b.Program != "")
 	}
 	return errors.Join(errs...)

@@ -25,12 +25,16 @@ var csvHeader = []string{"group", "role", "service", "service_name", "system_ser
 	"ports", "icmp_type", "sources", "destinations", "peers", "direction", "action", "scenario", "os_condition",
 	"rpc", "labels", "notes", "reference", "program", "windows_service"}
 
-func emitCSV(w io.Writer, rs *policies.Ruleset, _ Options) error {
+func emitCSV(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write(csvHeader)
 	for _, g := range rs.Groups {
-		for _, r := range g.ByService() {
+		rules := g.ByService()
+		if opts.NoBind {
+			rules = g.PortOnly() // as the Windows scripts of the same run
+		}
+		for _, r := range rules {
 			// A rule that cannot reach the servers (ICMPv6 for servers
 			// with IPv4 addresses only) is no row of the matrix.
 			if r.AnySource || r.Meets(g.Addresses) {

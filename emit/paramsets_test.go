@@ -248,7 +248,15 @@ func acceptedValue(accepted []string, val string) bool {
 	for _, a := range accepted {
 		switch a {
 		case "<port>", "<number>":
-			if n, err := strconv.Atoi(val); err == nil && n >= 0 && n <= 65535 {
+			if n, err := strconv.Atoi(val); err == nil && n >= 0 && n <= 65535 && (a == "<port>" && n > 0 || a == "<number>" && n <= 255) {
+				return true
+			}
+		case "<icmp>":
+			// "0 through 255", or a type:code pair such as 3:4.
+			typ, code, pair := strings.Cut(val, ":")
+			t1, err1 := strconv.Atoi(typ)
+			c1, err2 := strconv.Atoi(code)
+			if err1 == nil && t1 >= 0 && t1 <= 255 && (!pair || err2 == nil && c1 >= 0 && c1 <= 255) {
 				return true
 			}
 		case "<range>":

@@ -107,7 +107,7 @@ func TestPowerShellParses(t *testing.T) {
 // psCommands are the commands a script with n rules runs.
 func psCommands(n int) map[string]int {
 	c := map[string]int{"Set-StrictMode": 1, "Get-Command": 1, "New-Object": 2, "Open-NetGPO": 1,
-		"Remove-FwgenGroupRules": 1, "Remove-NetFirewallRule": 1, "Save-NetGPO": 1, "Write-Error": 2, "Write-Host": 3}
+		"Remove-FwgenGroupRules": 1, "Remove-NetFirewallRule": 1, "Save-NetGPO": 1, "Write-Host": 3}
 	if n > 0 {
 		c["New-NetFirewallRule"] = n
 	}

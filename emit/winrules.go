@@ -75,7 +75,7 @@ func bindingWord(program, service string) string {
 
 // unboundText names a rule that binds no program, and why.
 func unboundText(group string, r policies.ServiceRule, p winPart) string {
-	why := "no predefined rule of Windows shows its program"
+	why := "fwgen's catalog (catalog/data/bindings.yaml) names no program for it"
 	if len(r.BindNotes) > 0 {
 		why = strings.Join(r.BindNotes, " ")
 	}
@@ -152,8 +152,8 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
 					Sources: r.Sources, Locals: locals, Profiles: profiles, Program: r.Program, Service: r.WinService}
-				if !opts.NoBind && r.Program == "" && r.Proto.HasPorts() {
-					s.Unbound = append(s.Unbound, unboundText(g.Name, r, p))
+				if u := unboundText(g.Name, r, p); !opts.NoBind && r.Program == "" && r.Proto.HasPorts() && !slices.Contains(s.Unbound, u) {
+					s.Unbound = append(s.Unbound, u)
 				}
 				if r.AnySource {
 					// DHCP clients broadcast: the rule cannot name the

@@ -54,7 +54,11 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 		Label: e.Label, Proto: e.Protocol, ICMPType: e.ICMPType, Optional: len(scenarios) > 0,
 		Scenarios: scenarios, OSReason: strings.Join(osReasons, "; "), Notes: svc.Notes,
 		Refs: r.refs(svc, e, rs.Ref), Family: cmp.Or(ICMPFamily(e.Protocol), e.Family)}
-	if b, ok := r.c.BindingFor(svc.ID, e); ok {
+	var builds []int
+	for _, o := range r.listeners() {
+		builds = append(builds, o.Build)
+	}
+	if b, ok := r.c.BindingFor(svc.ID, e, builds); ok {
 		base.Program, base.WinService, base.BindNote = b.Program, b.WinService, b.Why
 		base.BindRefs = r.citeAll(b.Ref)
 	}

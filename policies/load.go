@@ -50,7 +50,7 @@ const MaxHosts = 500
 // and cross-checks, and builds a Policy from them.
 type rawPolicy struct {
 	Fwgen     string              `yaml:"fwgen" validate:"required"`
-	Name      string              `yaml:"name" validate:"required,max=64,nocontrol"`
+	Name      string              `yaml:"name" validate:"required,max=64,sitename"`
 	OS        []string            `yaml:"os" validate:"dive,required"`
 	Networks  map[string][]string `yaml:"networks"`
 	RPC       *rawRPC             `yaml:"rpc"`

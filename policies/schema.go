@@ -138,6 +138,8 @@ func tagKeywords(s schema, tags string) {
 			s["not"] = schema{"pattern": `^((con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?|` + SiteFiles + `)$`}
 		case name == "nocontrol":
 			s["pattern"] = `^[^\x00-\x1f\x7f-\x9f]*$`
+		case name == "sitename":
+			s["pattern"] = `^[^\x00-\x1f\x7f-\x9f|]*$`
 		}
 	}
 }

@@ -83,7 +83,7 @@ func TestSchemaRejectsBadPolicies(t *testing.T) {
 		"missing-name", "missing-version", "network-empty", "network-name", "no-hosts", "no-roles",
 		"peers-class", "profile", "roles-not-a-list", "rpc-static", "scalar-document", "service-entries",
 		"service-unknown-doc", "top-key-typo", "unknown-key", "wrong-type-bool", "wrong-type-mapping",
-		"wrong-version", "scenarios", "peers-roles",
+		"wrong-version", "scenarios", "peers-roles", "site-name-pipe",
 	} {
 		data, err := os.ReadFile(filepath.Join(badDir, name+".yaml"))
 		if err != nil {

@@ -37,6 +37,9 @@ var structValidator = sync.OnceValue(func() *validator.Validate {
 		"id":        func(s string) bool { return idPattern.MatchString(s) && len(s) <= maxNameLen },
 		"group":     func(s string) bool { return groupNameProblem(s) == "" },
 		"nocontrol": func(s string) bool { return !strings.ContainsFunc(s, unicode.IsControl) },
+		// A site's name reaches its Windows rule group, which a GPO stores
+		// among a rule's '|'-separated fields.
+		"sitename": func(s string) bool { return !strings.ContainsFunc(s, unicode.IsControl) && !strings.Contains(s, "|") },
 	} {
 		if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return ok(fl.Field().String()) }); err != nil {
 			panic(err) // only a programming error: a bad tag name
@@ -132,6 +135,8 @@ func (l *loader) fieldMessage(fe validator.FieldError, path string) string {
 		return groupNameProblem(fe.Value().(string))
 	case "nocontrol":
 		return "contains control characters (a newline, a tab, ...)"
+	case "sitename":
+		return "contains control characters or '|': the name becomes the Windows rule group, which a GPO stores among '|'-separated fields"
 	}
 	return fmt.Sprintf("fails the %q check", fe.Tag())
 }

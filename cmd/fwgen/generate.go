@@ -106,6 +106,9 @@ func (o *genOptions) emitOptions() (emit.Options, error) {
 	if o.chain != "input" && o.chain != "forward" {
 		return emit.Options{}, usagef("--chain %q: want input or forward", o.chain)
 	}
+	if strings.Contains(o.group, "|") {
+		return emit.Options{}, usagef("--group %q: a GPO stores a rule's fields separated by '|', so a rule group cannot hold one", o.group)
+	}
 	if o.bind != "program" && o.bind != "none" {
 		return emit.Options{}, usagef("--bind %q: want program or none", o.bind)
 	}
@@ -173,7 +176,7 @@ var formatOptions = []struct {
 }{
 	{"--group", func(o *genOptions) bool { return o.group != "" }, []string{"powershell", "netsh"}},
 	{"--rpc-keywords", func(o *genOptions) bool { return o.rpcKeywords }, []string{"powershell", "netsh"}},
-	{"--bind", func(o *genOptions) bool { return o.bind != "program" }, []string{"powershell", "netsh"}},
+	{"--bind", func(o *genOptions) bool { return o.bind != "program" }, []string{"powershell", "netsh", "csv"}},
 	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables"}},
 	{"--table", func(o *genOptions) bool { return o.table != "fwgen" }, []string{"nftables", "iptables", "ip6tables"}},
 	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables"}},

@@ -36,10 +36,10 @@ rem   windows-builtin-rules-dump: Windows Firewall inbound rules by group, an ex
 rem   windows-builtin-rules: Built-in Windows Firewall rules of a domain controller, exported from Windows Server (DSInternals Active Directory Firewall) https://github.com/MichaelGrafnetter/active-directory-firewall/blob/main/ADDS/inbound-builtin-firewall-rules.csv
 rem
 rem Port-only rules (they admit their ports whatever program listens):
-rem   host group dc, dc / Distributed File System Namespaces tcp RPC (49152-65535): no predefined rule of Windows shows its program
-rem   host group dc, dc / Group Policy tcp RPC (49152-65535): no predefined rule of Windows shows its program
-rem   host group dc, dc / Distributed Link Tracking Server tcp RPC (49152-65535): no predefined rule of Windows shows its program
-rem   host group dc, dc / Remote Procedure Call (RPC) tcp RPC (49152-65535): no predefined rule of Windows shows its program
+rem   host group dc, dc / Distributed File System Namespaces tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+rem   host group dc, dc / Group Policy tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+rem   host group dc, dc / Distributed Link Tracking Server tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+rem   host group dc, dc / Remote Procedure Call (RPC) tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
 rem   A port-only rule for the RPC dynamic range admits every RPC server of the host there. A site whose servers
 rem   do without such a service can leave it out of the role (a policy's roles: with override: true).
 rem

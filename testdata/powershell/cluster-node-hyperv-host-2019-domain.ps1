@@ -22,6 +22,7 @@
 #   windows-builtin-rules: Built-in Windows Firewall rules of a domain controller, exported from Windows Server (DSInternals Active Directory Firewall) https://github.com/MichaelGrafnetter/active-directory-firewall/blob/main/ADDS/inbound-builtin-firewall-rules.csv
 #
 # Port-only rules (they admit their ports whatever program listens):
+#   host group cluster-node-hyperv-host, cluster-node / Cluster service tcp 49152-65535: The cluster's RPC ports serve clussvc.exe and, for validation and configuration, cprepsrv.exe, fcsrv.exe, targetmgr.exe and Remote Registry, each a predefined rule of its own; one bound rule would cut the others off, so the rule stays port-only.
 #   host group cluster-node-hyperv-host, hyperv-host / Hyper-V service tcp 49152-65535: Exports of the predefined Hyper-V (RPC) rule name System, which cannot be the listener of an RPC interface, and their author doubts it; the rule stays port-only until a host shows its program.
 #   A port-only rule for the RPC dynamic range admits every RPC server of the host there. A site whose servers
 #   do without such a service can leave it out of the role (a policy's roles: with override: true).
@@ -56,19 +57,10 @@ $Group = 'fwgen: cluster-node-hyperv-host'
 $GroupPattern = [System.Management.Automation.WildcardPattern]::Escape($Group)
 
 # Where the rules go: a GPO ('domain\GPO name') through one session, or a
-# store of this computer.
+# store of this computer. The session is opened in the try block below.
 $session = $null
 $target = @{ PolicyStore = $PolicyStore }
-if ($PolicyStore -like '*\*') {
-    $domain = $PolicyStore.Split('\')[0]
-    if (-not $DomainController) {
-        $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
-        $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
-    }
-    $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
-    $target = @{ GPOSession = $session }
-    Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
-}
+$gpo = $PolicyStore -like '*\*'
 
 # Remove-NetFirewallRule takes -GPOSession in the Windows Server 2016 and
 # 2019 reference (set ByQuery); the 2022 reference and later list none, and
@@ -77,7 +69,7 @@ function Remove-FwgenGroupRules {
     if ($null -ne $session -and -not (Get-Command Remove-NetFirewallRule).Parameters.ContainsKey('GPOSession')) {
         $options = New-Object Microsoft.Management.Infrastructure.Options.CimOperationOptions
         $options.SetCustomOption('GPOSession', $session, $false)
-        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create($null)
+        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create([NullString]::Value)
         try {
             foreach ($old in @($cim.EnumerateInstances('ROOT\StandardCimv2', 'MSFT_NetFirewallRule', $options))) {
                 if ($old.CimInstanceProperties['RuleGroup'].Value -eq $Group -and
@@ -102,6 +94,16 @@ function Remove-FwgenGroupRules {
 
 $added = 0
 try {
+    if ($gpo) {
+        if (-not $DomainController) {
+            $domain = $PolicyStore.Split('\')[0]
+            $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
+            $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
+        }
+        $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
+        $target = @{ GPOSession = $session }
+        Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
+    }
     # Remove this group's rules first, so that running the script again
     # leaves the same rules and a rule the input no longer asks for goes too.
     Remove-FwgenGroupRules
@@ -135,16 +137,14 @@ try {
             $added++
         }
 
-        # cluster-node / Cluster service: tcp 49152-65535, bound to %SystemRoot%\cluster\clussvc.exe (service ClusSvc)
+        # cluster-node / Cluster service: tcp 49152-65535
         $rule = @{
-            Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-tcp-admins-members-clussvc'
-            DisplayName   = 'cluster-node - Cluster service (TCP-In, ClusSvc, from admins, members)'
+            Name          = 'fwgen-cluster-node-hyperv-host-76b73211--cluster-node-cluster-tcp-admins-members'
+            DisplayName   = 'cluster-node - Cluster service (TCP-In, from admins, members)'
             Description   = 'fwgen: Cluster service (ClusSvc), role cluster-node, host group cluster-node-hyperv-host: Randomly allocated high ports. Peers: admins, members. See KB 832017 (Cluster service); KB 154596; KB 929851.'
             Protocol      = 'TCP'
             LocalPort     = '49152-65535'
             Profile       = 'Domain'
-            Program       = '%SystemRoot%\cluster\clussvc.exe'
-            Service       = 'ClusSvc'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -324,10 +324,12 @@ try {
         Save-NetGPO -GPOSession $session
     }
 } catch {
-    if ($null -ne $session) {
-        Write-Error "fwgen: nothing was saved to $PolicyStore, which stays as it was: $_"
+    # Write-Error would throw again under ErrorActionPreference Stop, before
+    # the exit code is set: the message goes to the error stream directly.
+    if ($gpo) {
+        [Console]::Error.WriteLine("fwgen: nothing was saved to $PolicyStore, which stays as it was: $_")
     } else {
-        Write-Error "fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_"
+        [Console]::Error.WriteLine("fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_")
     }
     exit 1
 }

@@ -56,19 +56,10 @@ $Group = 'fwgen: dc'
 $GroupPattern = [System.Management.Automation.WildcardPattern]::Escape($Group)
 
 # Where the rules go: a GPO ('domain\GPO name') through one session, or a
-# store of this computer.
+# store of this computer. The session is opened in the try block below.
 $session = $null
 $target = @{ PolicyStore = $PolicyStore }
-if ($PolicyStore -like '*\*') {
-    $domain = $PolicyStore.Split('\')[0]
-    if (-not $DomainController) {
-        $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
-        $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
-    }
-    $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
-    $target = @{ GPOSession = $session }
-    Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
-}
+$gpo = $PolicyStore -like '*\*'
 
 # Remove-NetFirewallRule takes -GPOSession in the Windows Server 2016 and
 # 2019 reference (set ByQuery); the 2022 reference and later list none, and
@@ -77,7 +68,7 @@ function Remove-FwgenGroupRules {
     if ($null -ne $session -and -not (Get-Command Remove-NetFirewallRule).Parameters.ContainsKey('GPOSession')) {
         $options = New-Object Microsoft.Management.Infrastructure.Options.CimOperationOptions
         $options.SetCustomOption('GPOSession', $session, $false)
-        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create($null)
+        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create([NullString]::Value)
         try {
             foreach ($old in @($cim.EnumerateInstances('ROOT\StandardCimv2', 'MSFT_NetFirewallRule', $options))) {
                 if ($old.CimInstanceProperties['RuleGroup'].Value -eq $Group -and
@@ -102,6 +93,16 @@ function Remove-FwgenGroupRules {
 
 $added = 0
 try {
+    if ($gpo) {
+        if (-not $DomainController) {
+            $domain = $PolicyStore.Split('\')[0]
+            $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
+            $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
+        }
+        $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
+        $target = @{ GPOSession = $session }
+        Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
+    }
     # Remove this group's rules first, so that running the script again
     # leaves the same rules and a rule the input no longer asks for goes too.
     Remove-FwgenGroupRules
@@ -391,10 +392,12 @@ try {
         Save-NetGPO -GPOSession $session
     }
 } catch {
-    if ($null -ne $session) {
-        Write-Error "fwgen: nothing was saved to $PolicyStore, which stays as it was: $_"
+    # Write-Error would throw again under ErrorActionPreference Stop, before
+    # the exit code is set: the message goes to the error stream directly.
+    if ($gpo) {
+        [Console]::Error.WriteLine("fwgen: nothing was saved to $PolicyStore, which stays as it was: $_")
     } else {
-        Write-Error "fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_"
+        [Console]::Error.WriteLine("fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_")
     }
     exit 1
 }

@@ -31,65 +31,28 @@
 #   KB 4025991: Windows Server version 1709 no longer supports FRS https://support.microsoft.com/help/4025991
 #   KB 832017: Service overview and network port requirements for Windows https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements
 #   KB 929851: The default dynamic port range for TCP/IP has changed since Windows Vista and in Windows Server 2008 https://learn.microsoft.com/en-us/troubleshoot/windows-server/networking/default-dynamic-port-range-tcpip-chang
+#   ms-create-inbound-rpc: Create Inbound Rules to Support RPC https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-server-2012-R2-and-2012/jj717250(v=ws.11)
 #   ms-dnsp: [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-dnsp/f97756c9-3783-428b-9451-b376f877319a
 #   ms-ps-remoting-troubleshooting: about_Remote_Troubleshooting https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_remote_troubleshooting
+#   ms-rpc-dependency: RPC Dependency (Windows Firewall) https://learn.microsoft.com/en-us/previous-versions/windows/desktop/ics/rpc-dependency
 #   ms-sysvol-dfsr-migration: Migrate SYSVOL replication to DFS Replication https://learn.microsoft.com/en-us/windows-server/storage/dfs-replication/migrate-sysvol-to-dfsr
 #   ms-winrm-install-config: Installation and Configuration for Windows Remote Management https://learn.microsoft.com/en-us/windows/win32/winrm/installation-and-configuration-for-windows-remote-management
 #   ms-winrm-whats-new: What's New in WinRM https://learn.microsoft.com/en-us/windows/win32/winrm/whats-new-in-winrm
+#   windows-builtin-rules-dump: Windows Firewall inbound rules by group, an export of a Windows Server's predefined rules https://github.com/bigkhangtheory/ComputerManagementTasks/blob/main/Docs/Configurations/FirewallRulesInbound.md
+#   windows-builtin-rules: Built-in Windows Firewall rules of a domain controller, exported from Windows Server (DSInternals Active Directory Firewall) https://github.com/MichaelGrafnetter/active-directory-firewall/blob/main/ADDS/inbound-builtin-firewall-rules.csv
 # Left out: host group dcs, dc / Active Directory (local security authority) icmpv6 type 128: the servers have no address of the rule's IP version
 #
 # Port-only rules (they admit their ports whatever program listens):
-#   host group dcs, dc / Active Directory (local security authority) tcp 9389: no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) tcp 53,88,389,445,464,636,3268-3269: no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) tcp 139: no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) udp 53,88,389,464: no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) udp 500,4500: no predefined rule of Windows shows its program
-#   host group dcs, dc / Active Directory (local security authority) udp 137-138: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces tcp 389,445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces tcp 139: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces udp 389: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Namespaces udp 138: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Replication tcp 445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Replication tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed File System Replication tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / DNS Server tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / DNS Server tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / DNS Server tcp 53: no predefined rule of Windows shows its program
-#   host group dcs, dc / DNS Server udp 53: no predefined rule of Windows shows its program
-#   host group dcs, dc / File Replication tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / File Replication tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Group Policy tcp 389,445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Group Policy tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Group Policy tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Group Policy udp 49152-65535: no predefined rule of Windows shows its program
-#   host group dcs, dc / Kerberos Key Distribution Center tcp 88,464: no predefined rule of Windows shows its program
-#   host group dcs, dc / Kerberos Key Distribution Center udp 88,389,464: no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed Link Tracking Server tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Distributed Link Tracking Server tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon tcp 445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon tcp 139: no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon udp 389: no predefined rule of Windows shows its program
-#   host group dcs, dc / Net Logon udp 137-138: no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) tcp 445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) tcp RPCEPMap (135, and 593 for RPC over HTTP): no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) tcp RPC (49152-65535): no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) tcp 139: no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) tcp 593: no predefined rule of Windows shows its program
-#   host group dcs, dc / Remote Procedure Call (RPC) udp 137-138: no predefined rule of Windows shows its program
-#   host group dcs, dc / Server tcp 445: no predefined rule of Windows shows its program
-#   host group dcs, dc / Server tcp 139: no predefined rule of Windows shows its program
-#   host group dcs, dc / Server udp 137-138: no predefined rule of Windows shows its program
-#   host group dcs, dc / Windows Time udp 123: no predefined rule of Windows shows its program
-#   host group vpn, management / Windows Remote Management (WinRM) tcp 5985: no predefined rule of Windows shows its program
-#   host group vpn, management / Windows Remote Management (WinRM) tcp 5986: no predefined rule of Windows shows its program
-#   host group vpn, vpn / Routing and Remote Access tcp 1723: no predefined rule of Windows shows its program
-#   host group vpn, vpn / Routing and Remote Access udp 500,1701,4500: no predefined rule of Windows shows its program
+#   host group dcs, dc / Active Directory (local security authority) udp 500,4500: IPsec's key exchange is no program of Active Directory's; the rule stays port-only.
+#   host group dcs, dc / Distributed File System Namespaces tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group dcs, dc / Group Policy tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group dcs, dc / Group Policy udp 49152-65535: fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group dcs, dc / Distributed Link Tracking Server tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group dcs, dc / Remote Procedure Call (RPC) tcp RPC (49152-65535): fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group dcs, dc / Remote Procedure Call (RPC) tcp 593: fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group vpn, management / Windows Remote Management (WinRM) tcp 5986: fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group vpn, vpn / Routing and Remote Access tcp 1723: fwgen's catalog (catalog/data/bindings.yaml) names no program for it
+#   host group vpn, vpn / Routing and Remote Access udp 500,1701,4500: fwgen's catalog (catalog/data/bindings.yaml) names no program for it
 #   A port-only rule for the RPC dynamic range admits every RPC server of the host there. A site whose servers
 #   do without such a service can leave it out of the role (a policy's roles: with override: true).
 #
@@ -123,19 +86,10 @@ $Group = 'Contoso Server Firewall'
 $GroupPattern = [System.Management.Automation.WildcardPattern]::Escape($Group)
 
 # Where the rules go: a GPO ('domain\GPO name') through one session, or a
-# store of this computer.
+# store of this computer. The session is opened in the try block below.
 $session = $null
 $target = @{ PolicyStore = $PolicyStore }
-if ($PolicyStore -like '*\*') {
-    $domain = $PolicyStore.Split('\')[0]
-    if (-not $DomainController) {
-        $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
-        $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
-    }
-    $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
-    $target = @{ GPOSession = $session }
-    Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
-}
+$gpo = $PolicyStore -like '*\*'
 
 # Remove-NetFirewallRule takes -GPOSession in the Windows Server 2016 and
 # 2019 reference (set ByQuery); the 2022 reference and later list none, and
@@ -144,7 +98,7 @@ function Remove-FwgenGroupRules {
     if ($null -ne $session -and -not (Get-Command Remove-NetFirewallRule).Parameters.ContainsKey('GPOSession')) {
         $options = New-Object Microsoft.Management.Infrastructure.Options.CimOperationOptions
         $options.SetCustomOption('GPOSession', $session, $false)
-        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create($null)
+        $cim = [Microsoft.Management.Infrastructure.CimSession]::Create([NullString]::Value)
         try {
             foreach ($old in @($cim.EnumerateInstances('ROOT\StandardCimv2', 'MSFT_NetFirewallRule', $options))) {
                 if ($old.CimInstanceProperties['RuleGroup'].Value -eq $Group -and
@@ -169,6 +123,16 @@ function Remove-FwgenGroupRules {
 
 $added = 0
 try {
+    if ($gpo) {
+        if (-not $DomainController) {
+            $domain = $PolicyStore.Split('\')[0]
+            $context = New-Object System.DirectoryServices.ActiveDirectory.DirectoryContext('Domain', $domain)
+            $DomainController = [System.DirectoryServices.ActiveDirectory.Domain]::GetDomain($context).PdcRoleOwner.Name
+        }
+        $session = Open-NetGPO -PolicyStore $PolicyStore -DomainController $DomainController
+        $target = @{ GPOSession = $session }
+        Write-Host "fwgen: opened GPO $PolicyStore on $DomainController."
+    }
     # Remove this group's rules first, so that running the script again
     # leaves the same rules and a rule the input no longer asks for goes too.
     Remove-FwgenGroupRules
@@ -205,96 +169,157 @@ try {
             $added++
         }
 
-        # dc / Active Directory (local security authority): tcp 9389
+        # dc / Active Directory (local security authority): tcp 9389, bound to %SystemRoot%\ADWS\Microsoft.ActiveDirectory.WebServices.exe (service adws)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-adws'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, adws, from admins)'
             Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Active Directory Management Gateway Service, Active Directory Web Services (ADWS). Peers: admins. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
             Protocol      = 'TCP'
             LocalPort     = '9389'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '192.0.2.10', '192.0.2.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\ADWS\Microsoft.ActiveDirectory.WebServices.exe'
+            Service       = 'adws'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Active Directory (local security authority): tcp 53,88,389,445,464,636,3268-3269
+        # dc / Active Directory (local security authority): tcp 53, bound to %SystemRoot%\System32\dns.exe (service dns)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members)'
-            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-dns'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, dns, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server).'
             Protocol      = 'TCP'
-            LocalPort     = '53', '88', '389', '445', '464', '636', '3268-3269'
+            LocalPort     = '53'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\dns.exe'
+            Service       = 'dns'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Active Directory (local security authority): tcp RPCEPMap (135, and 593 for RPC over HTTP)
+        # dc / Active Directory (local security authority): tcp 88,389,464,636,3268-3269, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap, from admins, clients, members)'
-            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Kerberos, Lightweight Directory Access Protocol (LDAP) Server, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. See KB 179442; KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
             Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
+            LocalPort     = '88', '389', '464', '636', '3268-3269'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Active Directory (local security authority): tcp RPC (49152-65535)
+        # dc / Active Directory (local security authority): tcp RPC (49152-65535), bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-rpc'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC, from admins, clients, members)'
-            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, RPC, Lightweight Directory Access Protocol (LDAP) Server, SMB, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-lsass-rpc'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Kerberos, Lightweight Directory Access Protocol (LDAP) Server, Kerberos password change, LDAP SSL, Global Catalog, RPC randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 179442; KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 224196; KB 929851.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Active Directory (local security authority): tcp 139
+        # dc / Active Directory (local security authority): tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Active Directory (local security authority): tcp 445, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, system, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements); KB 179442.'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = 'System'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Active Directory (local security authority): tcp 139, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-tcp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (TCP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
             Protocol      = 'TCP'
             LocalPort     = '139'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Active Directory (local security authority): udp 53,88,389,464
+        # dc / Active Directory (local security authority): udp 53, bound to %SystemRoot%\System32\dns.exe (service dns)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members)'
-            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS, Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server); KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-admins-clients-members-dns'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, dns, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 179442; KB 832017 (DNS Server).'
             Protocol      = 'UDP'
-            LocalPort     = '53', '88', '389', '464'
+            LocalPort     = '53'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\dns.exe'
+            Service       = 'dns'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Active Directory (local security authority): udp 88,389,464, bound to %SystemRoot%\System32\lsass.exe
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: Kerberos, LDAP Server, Kerberos password change. Peers: admins, clients, members. See KB 179442; KB 832017 (Kerberos Key Distribution Center); KB 832017 (Active Directory (local security authority)); KB 832017 (Active Directory port and protocol requirements).'
+            Protocol      = 'UDP'
+            LocalPort     = '88', '389', '464'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -317,48 +342,17 @@ try {
             $added++
         }
 
-        # dc / Active Directory (local security authority): udp 137-138
+        # dc / Active Directory (local security authority): udp 137-138, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-ad-udp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Active Directory (local security authority) (UDP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Active Directory (local security authority) (LSASS), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 179442; KB 832017 (Net Logon).'
             Protocol      = 'UDP'
             LocalPort     = '137-138'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Distributed File System Namespaces: tcp 389,445
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members)'
-            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = '389', '445'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Distributed File System Namespaces: tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap, from admins, clients, members)'
-            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -369,7 +363,7 @@ try {
         $rule = @{
             Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members-rpc'
             DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC, from admins, clients, members)'
-            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC, LDAP Server, SMB, Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
+            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed File System Namespaces); KB 154596; KB 929851.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -381,224 +375,264 @@ try {
             $added++
         }
 
-        # dc / Distributed File System Namespaces: tcp 139
+        # dc / Distributed File System Namespaces: tcp 389, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
+            Protocol      = 'TCP'
+            LocalPort     = '389'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Distributed File System Namespaces: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed File System Namespaces).'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Distributed File System Namespaces: tcp 445, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, system, from admins, clients, members)'
+            Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = 'System'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Distributed File System Namespaces: tcp 139, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-tcp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (TCP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
             Protocol      = 'TCP'
             LocalPort     = '139'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Distributed File System Namespaces: udp 389
+        # dc / Distributed File System Namespaces: udp 389, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, lsass, from admins, clients, members)'
             Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: LDAP Server. Peers: admins, clients, members. See KB 832017 (Distributed File System Namespaces).'
             Protocol      = 'UDP'
             LocalPort     = '389'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Distributed File System Namespaces: udp 138
+        # dc / Distributed File System Namespaces: udp 138, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsn-udp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Distributed File System Namespaces (UDP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Distributed File System Namespaces (Dfs), role dc, host group dcs: NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Distributed File System Namespaces).'
             Protocol      = 'UDP'
             LocalPort     = '138'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Distributed File System Replication: tcp 445
+        # dc / Distributed File System Replication: tcp RPC (49152-65535), bound to %SystemRoot%\system32\dfsrs.exe (service Dfsr)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members'
-            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In)'
-            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = '445'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.1.0.10', '10.1.0.11'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Distributed File System Replication: tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members-epmap'
-            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC-EPMap)'
-            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.1.0.10', '10.1.0.11'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Distributed File System Replication: tcp RPC (49152-65535)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members-rpc'
-            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC)'
-            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC, SMB, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication; KB 832017 (Ports and protocols); KB 179442; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members-dfsr-rpc'
+            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC, Dfsr, from members)'
+            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); KB 179442; KB 929851; Migrate SYSVOL replication to DFS Replication.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.1.0.10', '10.1.0.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\dfsrs.exe'
+            Service       = 'Dfsr'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / DNS Server: tcp RPCEPMap (135, and 593 for RPC over HTTP)
+        # dc / Distributed File System Replication: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-epmap'
-            DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC-EPMap, from admins)'
-            Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. Local port: the RPC endpoint mapper (135/tcp). See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, RPC-EPMap, RpcSs, from members)'
+            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: RPC. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Distributed File System Replication); KB 832017 (Distributed File Replication Service); Migrate SYSVOL replication to DFS Replication.'
             Protocol      = 'TCP'
             LocalPort     = 'RPCEPMap'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '192.0.2.10', '192.0.2.11'
+            RemoteAddress = '10.1.0.10', '10.1.0.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / DNS Server: tcp RPC (49152-65535)
+        # dc / Distributed File System Replication: tcp 445, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-rpc'
-            DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC, from admins)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dfsr-tcp-members-system'
+            DisplayName   = 'dcs: dc - Distributed File System Replication (TCP-In, system, from members)'
+            Description   = 'fwgen: Distributed File System Replication (DFSR), role dc, host group dcs: SMB. Peers: members. OS: Domain controllers replicate SYSVOL with DFS Replication from Windows Server 2008 on, in domains at the Windows Server 2008 functional level; Windows 2000 and Server 2003 domain controllers use FRS. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 or later). See KB 832017 (Ports and protocols); Migrate SYSVOL replication to DFS Replication.'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.1.0.10', '10.1.0.11'
+            Profile       = 'Domain'
+            Program       = 'System'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / DNS Server: tcp RPC (49152-65535), bound to %SystemRoot%\System32\dns.exe (service dns)
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-dns-rpc'
+            DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC, dns, from admins)'
             Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596; KB 929851.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '192.0.2.10', '192.0.2.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\dns.exe'
+            Service       = 'dns'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / DNS Server: tcp 53
+        # dc / DNS Server: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - DNS Server (TCP-In, from admins, clients, members)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-rpcss-epmap'
+            DisplayName   = 'dcs: dc - DNS Server (TCP-In, RPC-EPMap, RpcSs, from admins)'
+            Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: RPC (DNS Manager). Peers: admins. Local port: the RPC endpoint mapper (135/tcp). See [MS-DNSP]: Domain Name Service (DNS) Server Management Protocol; KB 154596.'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '192.0.2.10', '192.0.2.11'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / DNS Server: tcp 53, bound to %SystemRoot%\System32\dns.exe (service dns)
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-tcp-admins-clients-members-dns'
+            DisplayName   = 'dcs: dc - DNS Server (TCP-In, dns, from admins, clients, members)'
             Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
             Protocol      = 'TCP'
             LocalPort     = '53'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\dns.exe'
+            Service       = 'dns'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / DNS Server: udp 53
+        # dc / DNS Server: udp 53, bound to %SystemRoot%\System32\dns.exe (service dns)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - DNS Server (UDP-In)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-dns-server-udp-admins-clients-members-dns'
+            DisplayName   = 'dcs: dc - DNS Server (UDP-In, dns)'
             Description   = 'fwgen: DNS Server (DNS), role dc, host group dcs: DNS. Peers: admins, clients, members. See KB 832017 (DNS Server).'
             Protocol      = 'UDP'
             LocalPort     = '53'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\dns.exe'
+            Service       = 'dns'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / File Replication: tcp RPCEPMap (135, and 593 for RPC over HTTP)
+        # dc / File Replication: tcp RPC (49152-65535), bound to %SystemRoot%\system32\NTFRS.exe (service NTFRS)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-frs-tcp-members-epmap'
-            DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC-EPMap)'
-            Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.1.0.10', '10.1.0.11'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / File Replication: tcp RPC (49152-65535)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-frs-tcp-members-rpc'
-            DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC)'
-            Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication; KB 224196; KB 929851.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-frs-tcp-members-ntfrs-rpc'
+            DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC, NTFRS, from members)'
+            Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: Randomly allocated high TCP ports. Peers: members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 224196; KB 929851; KB 4025991; Migrate SYSVOL replication to DFS Replication.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.1.0.10', '10.1.0.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\NTFRS.exe'
+            Service       = 'NTFRS'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Group Policy: tcp 389,445
+        # dc / File Replication: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Group Policy (TCP-In)'
-            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. See KB 832017 (Group Policy); KB 929851; KB 224196.'
-            Protocol      = 'TCP'
-            LocalPort     = '389', '445'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Group Policy: tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC-EPMap)'
-            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy); KB 929851; KB 224196.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-frs-tcp-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - File Replication (TCP-In, RPC-EPMap, RpcSs, from members)'
+            Description   = 'fwgen: File Replication (NtFrs), role dc, host group dcs: RPC. Peers: members. Local port: the RPC endpoint mapper (135/tcp). OS: FRS replicates SYSVOL in domains not yet migrated to DFS Replication; Windows Server version 1709 and later (Windows Server 2019 on) cannot be domain controllers of such a domain, and have no FRS. (the servers run Windows Server 2016, older than Windows Server 2019). See KB 832017 (File Replication); KB 179442; KB 4025991; Migrate SYSVOL replication to DFS Replication.'
             Protocol      = 'TCP'
             LocalPort     = 'RPCEPMap'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            RemoteAddress = '10.1.0.10', '10.1.0.11'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -608,13 +642,65 @@ try {
         # dc / Group Policy: tcp RPC (49152-65535)
         $rule = @{
             Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members-rpc'
-            DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC)'
-            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC, LDAP, SMB, DCOM. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 929851; KB 224196.'
+            DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC, from admins, clients, members)'
+            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: DCOM, RPC. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Group Policy); KB 929851; KB 224196.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Group Policy: tcp 389, bound to %SystemRoot%\System32\lsass.exe
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Group Policy (TCP-In, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: LDAP. Peers: admins, clients, members. See KB 832017 (Group Policy).'
+            Protocol      = 'TCP'
+            LocalPort     = '389'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Group Policy: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Group Policy (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Group Policy).'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Group Policy: tcp 445, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-group-policy-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Group Policy (TCP-In, system, from admins, clients, members)'
+            Description   = 'fwgen: Group Policy (Group Policy), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Group Policy).'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -637,48 +723,34 @@ try {
             $added++
         }
 
-        # dc / Kerberos Key Distribution Center: tcp 88,464
+        # dc / Kerberos Key Distribution Center: tcp 88,464, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-tcp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (TCP-In, lsass)'
             Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
             Protocol      = 'TCP'
             LocalPort     = '88', '464'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Kerberos Key Distribution Center: udp 88,389,464
+        # dc / Kerberos Key Distribution Center: udp 88,389,464, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-kdc-udp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Kerberos Key Distribution Center (UDP-In, lsass)'
             Description   = 'fwgen: Kerberos Key Distribution Center (kdc), role dc, host group dcs: Kerberos, DC Locator, Kerberos Password V5. Peers: admins, clients, members. See KB 832017 (Kerberos Key Distribution Center).'
             Protocol      = 'UDP'
             LocalPort     = '88', '389', '464'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Distributed Link Tracking Server: tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-link-tracking-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap)'
-            Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
-            Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -688,8 +760,8 @@ try {
         # dc / Distributed Link Tracking Server: tcp RPC (49152-65535)
         $rule = @{
             Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-link-tracking-tcp-admins-clients-members-rpc'
-            DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC)'
-            Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC, Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
+            DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC, from admins, clients, members)'
+            Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: Randomly allocated high TCP ports. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Distributed Link Tracking Server); KB 154596; KB 929851.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -701,128 +773,121 @@ try {
             $added++
         }
 
-        # dc / Net Logon: tcp 445
+        # dc / Distributed Link Tracking Server: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members)'
-            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. See KB 832017 (Net Logon); KB 929851; KB 224196.'
-            Protocol      = 'TCP'
-            LocalPort     = '445'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Net Logon: tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap, from admins, clients, members)'
-            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon); KB 929851; KB 224196.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-link-tracking-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Distributed Link Tracking Server (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Distributed Link Tracking Server (TrkSvr), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Distributed Link Tracking Server).'
             Protocol      = 'TCP'
             LocalPort     = 'RPCEPMap'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Net Logon: tcp RPC (49152-65535)
+        # dc / Net Logon: tcp RPC (49152-65535), bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members-rpc'
-            DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC, from admins, clients, members)'
-            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC, SMB. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Net Logon); KB 929851; KB 224196.'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members-lsass-rpc'
+            DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC, lsass, from admins, clients, members)'
+            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC. Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Net Logon); KB 929851; KB 224196.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Net Logon: tcp 139
+        # dc / Net Logon: tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Net Logon (TCP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Net Logon (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Net Logon).'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Net Logon: tcp 445, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Net Logon (TCP-In, system, from admins, clients, members)'
+            Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Net Logon).'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = 'System'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Net Logon: tcp 139, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-tcp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Net Logon (TCP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
             Protocol      = 'TCP'
             LocalPort     = '139'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Net Logon: udp 389
+        # dc / Net Logon: udp 389, bound to %SystemRoot%\System32\lsass.exe
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-admins-clients-members-lsass'
+            DisplayName   = 'dcs: dc - Net Logon (UDP-In, lsass, from admins, clients, members)'
             Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: LDAP. Peers: admins, clients, members. See KB 832017 (Net Logon).'
             Protocol      = 'UDP'
             LocalPort     = '389'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\lsass.exe'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Net Logon: udp 137-138
+        # dc / Net Logon: udp 137-138, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Net Logon (UDP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-netlogon-udp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Net Logon (UDP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Net Logon (Netlogon), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Net Logon).'
             Protocol      = 'UDP'
             LocalPort     = '137-138'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Remote Procedure Call (RPC): tcp 445
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members)'
-            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
-            Protocol      = 'TCP'
-            LocalPort     = '445'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
-        }
-        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
-            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
-            $added++
-        }
-
-        # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135, and 593 for RPC over HTTP)
-        $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members-epmap'
-            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap, from admins, clients, members)'
-            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
-            Protocol      = 'TCP'
-            LocalPort     = 'RPCEPMap'
-            LocalAddress  = '10.1.0.10', '10.1.0.11'
-            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
-            Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -833,7 +898,7 @@ try {
         $rule = @{
             Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members-rpc'
             DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC, from admins, clients, members)'
-            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC, SMB, Ephemeral range ports (RPC). Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
+            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: Ephemeral range ports (RPC). Peers: admins, clients, members. Local ports: those the RPC endpoint mapper assigns (the dynamic range is 49152-65535). See KB 832017 (Remote Procedure Call (RPC)); KB 929851; KB 154596.'
             Protocol      = 'TCP'
             LocalPort     = 'RPC'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
@@ -845,16 +910,52 @@ try {
             $added++
         }
 
-        # dc / Remote Procedure Call (RPC): tcp 139
+        # dc / Remote Procedure Call (RPC): tcp RPCEPMap (135, and 593 for RPC over HTTP), bound to %SystemRoot%\system32\svchost.exe (service RpcSs)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members-rpcss-epmap'
+            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, RPC-EPMap, RpcSs, from admins, clients, members)'
+            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: RPC. Peers: admins, clients, members. Local port: the RPC endpoint mapper (135/tcp). See KB 832017 (Remote Procedure Call (RPC)).'
+            Protocol      = 'TCP'
+            LocalPort     = 'RPCEPMap'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = '%SystemRoot%\system32\svchost.exe'
+            Service       = 'RpcSs'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Remote Procedure Call (RPC): tcp 445, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, system, from admins, clients, members)'
+            Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Remote Procedure Call (RPC)).'
+            Protocol      = 'TCP'
+            LocalPort     = '445'
+            LocalAddress  = '10.1.0.10', '10.1.0.11'
+            RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
+            Profile       = 'Domain'
+            Program       = 'System'
+        }
+        if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
+            $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
+            $added++
+        }
+
+        # dc / Remote Procedure Call (RPC): tcp 139, bound to System
+        $rule = @{
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-tcp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (TCP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
             Protocol      = 'TCP'
             LocalPort     = '139'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -877,16 +978,17 @@ try {
             $added++
         }
 
-        # dc / Remote Procedure Call (RPC): udp 137-138
+        # dc / Remote Procedure Call (RPC): udp 137-138, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-udp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-rpc-udp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Remote Procedure Call (RPC) (UDP-In, system, scenario netbios)'
             Description   = 'fwgen: Remote Procedure Call (RPC) (RpcSs), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Remote Procedure Call (RPC)).'
             Protocol      = 'UDP'
             LocalPort     = '137-138'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -909,80 +1011,86 @@ try {
             $added++
         }
 
-        # dc / Server: tcp 445
+        # dc / Server: tcp 445, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Server (TCP-In, system, from admins, clients, members)'
             Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: SMB. Peers: admins, clients, members. See KB 832017 (Server).'
             Protocol      = 'TCP'
             LocalPort     = '445'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Server: tcp 139
+        # dc / Server: tcp 139, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Server (TCP-In, from admins, clients, members, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-tcp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Server (TCP-In, system, from admins, clients, members, scenario netbios)'
             Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Session Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
             Protocol      = 'TCP'
             LocalPort     = '139'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Server: udp 137-138
+        # dc / Server: udp 137-138, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-udp-netbios-admins-clients-members'
-            DisplayName   = 'dcs: dc - Server (UDP-In, scenario netbios)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-server-udp-netbios-admins-clients-members-system'
+            DisplayName   = 'dcs: dc - Server (UDP-In, system, scenario netbios)'
             Description   = 'fwgen: Server (lanmanserver), role dc, host group dcs: NetBIOS Name Resolution, NetBIOS Datagram Service. Peers: admins, clients, members. Scenario netbios, included on request. See KB 832017 (Server).'
             Protocol      = 'UDP'
             LocalPort     = '137-138'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # dc / Windows Time: udp 123
+        # dc / Windows Time: udp 123, bound to %SystemRoot%\System32\svchost.exe (service w32time)
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-w32time-udp-admins-clients-members'
-            DisplayName   = 'dcs: dc - Windows Time (UDP-In)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--dcs-dc-w32time-udp-admins-clients-members-w32time'
+            DisplayName   = 'dcs: dc - Windows Time (UDP-In, w32time)'
             Description   = 'fwgen: Windows Time (W32Time), role dc, host group dcs: NTP. Peers: admins, clients, members. See KB 832017 (Windows Time).'
             Protocol      = 'UDP'
             LocalPort     = '123'
             LocalAddress  = '10.1.0.10', '10.1.0.11'
             RemoteAddress = '10.0.0.0/8', '10.1.0.10', '10.1.0.11', '192.0.2.10', '192.0.2.11', '2001:db8:100::/48'
             Profile       = 'Domain'
+            Program       = '%SystemRoot%\System32\svchost.exe'
+            Service       = 'w32time'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
             $added++
         }
 
-        # management / Windows Remote Management (WinRM): tcp 5985
+        # management / Windows Remote Management (WinRM): tcp 5985, bound to System
         $rule = @{
-            Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-management-winrm-tcp-admins'
-            DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, from admins)'
+            Name          = 'fwgen-contoso-server-firewall-dc2f4434--vpn-management-winrm-tcp-admins-system'
+            DisplayName   = 'vpn: management - Windows Remote Management (WinRM) (TCP-In, system, from admins)'
             Description   = 'fwgen: Windows Remote Management (WinRM) (WinRM), role management, host group vpn: WinRM 2.0 (HTTP). Peers: admins. OS: WinRM 2.0, whose default HTTP port is 5985, is built into Windows 7 and Windows Server 2008 R2 and later; PowerShell remoting listens on it by default from Windows Server 2012. (the servers run Windows Server 2016, Windows Server 2019, Windows Server 2008 R2 or later). See KB 832017 (Windows Remote Management (WinRM)); What''s New in WinRM; about_Remote_Troubleshooting.'
             Protocol      = 'TCP'
             LocalPort     = '5985'
             LocalAddress  = '10.2.0.1'
             RemoteAddress = '192.0.2.10', '192.0.2.11'
             Profile       = 'Domain', 'Public'
+            Program       = 'System'
         }
         if ($PSCmdlet.ShouldProcess($rule.Name, 'New-NetFirewallRule')) {
             $null = New-NetFirewallRule @rule -Group $Group -Direction Inbound -Action Allow @target -Confirm:$false
@@ -1081,15 +1189,17 @@ try {
         Save-NetGPO -GPOSession $session
     }
 } catch {
-    if ($null -ne $session) {
-        Write-Error "fwgen: nothing was saved to $PolicyStore, which stays as it was: $_"
+    # Write-Error would throw again under ErrorActionPreference Stop, before
+    # the exit code is set: the message goes to the error stream directly.
+    if ($gpo) {
+        [Console]::Error.WriteLine("fwgen: nothing was saved to $PolicyStore, which stays as it was: $_")
     } else {
-        Write-Error "fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_"
+        [Console]::Error.WriteLine("fwgen: stopped after adding $added rules to group '$Group' in $PolicyStore; fix the cause and run the script again: $_")
     }
     exit 1
 }
 if ($Remove) {
     Write-Host "fwgen: removed the rules of group '$Group' from $PolicyStore."
 } else {
-    Write-Host "fwgen: added $added of 57 rules to group '$Group' in $PolicyStore."
+    Write-Host "fwgen: added $added of 62 rules to group '$Group' in $PolicyStore."
 }
