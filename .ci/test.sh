@@ -5,7 +5,8 @@
 # the PowerShell parser (every emitted .ps1 is parsed), Graphviz, Chromium
 # and mermaid-cli (the review diagrams are drawn), Microsoft's SARIF
 # Multitool (lint's SARIF is validated), git (diff reads revisions),
-# actionlint with shellcheck (the CI workflow of the README is linted), and
+# actionlint with shellcheck (the CI workflow of the README is linted),
+# Python 3 (the listener and probe scripts run in network namespaces), and
 # the Go modules.
 #
 # With CI=true a missing tool or privilege fails the run instead of skipping
@@ -19,7 +20,7 @@ say() { printf '==> %s\n' "$*"; }
 
 missing=()
 for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm \
-	dot:graphviz chromium:chromium git:git shellcheck:shellcheck; do
+	dot:graphviz chromium:chromium git:git shellcheck:shellcheck python3:python3; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

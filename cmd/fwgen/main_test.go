@@ -21,7 +21,8 @@ func TestScripts(t *testing.T) {
 		Dir:                 "../../testdata/script",
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
-			for name, dir := range map[string]string{"GOLDEN": "../../testdata/golden", "EXAMPLES": "../../policies/examples"} {
+			for name, dir := range map[string]string{"GOLDEN": "../../testdata/golden", "EXAMPLES": "../../policies/examples",
+				"CAPTURES": "../../testdata/captures"} {
 				abs, err := filepath.Abs(dir)
 				if err != nil {
 					return err
