@@ -205,10 +205,6 @@ func (l *loader) hosts(raw *rawPolicy, p *Policy) []Host {
 		}
 	}
 	targets := append(slices.Sorted(maps.Keys(raw.Networks)), slices.Sorted(maps.Keys(groups))...)
-	if len(raw.Hosts) > MaxHosts {
-		l.errorf("hosts", "%d host groups; a policy has at most %d: split the estate into several sites", len(raw.Hosts), MaxHosts)
-		return nil
-	}
 	slugs := map[string]int{}
 	for i, rh := range raw.Hosts {
 		path := fmt.Sprintf("hosts[%d]", i)

@@ -57,11 +57,11 @@ func (l *loader) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// spend counts n more values against maxNodes and reports whether there is
-// budget left.
+// spend counts n more values against the loader's budget and reports
+// whether there is any left.
 func (l *loader) spend(n int) bool {
 	l.nodes += n
-	return l.nodes <= maxNodes
+	return l.nodes <= l.budget
 }
 
 func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
@@ -148,7 +148,7 @@ func (l *loader) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	}
 	// Check the budget before allocating, so that a list of a million
 	// aliases costs nothing.
-	if l.nodes+len(n.Content) > maxNodes {
+	if l.nodes+len(n.Content) > l.budget {
 		l.spend(len(n.Content))
 		return
 	}

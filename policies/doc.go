@@ -5,7 +5,7 @@
 //
 // # Site policy format v1
 //
-// A site policy is one YAML document (UTF-8, at most 1 MiB) that describes
+// A site policy is one YAML document (UTF-8, at most 64 MiB: some 200,000 host groups) that describes
 // the host groups of an estate:
 //
 //	fwgen: v1
@@ -170,7 +170,8 @@
 // or id, a name that does not exist, a scenario that none of the roles has,
 // and RPC settings that KB 154596 or KB 224196 call broken. Merge keys (<<) are refused; plain
 // aliases (*name) are allowed, within a budget of values that stops alias
-// bombs. Load reports every problem of a file in one ErrorList, sorted,
+// bombs: 200,000 and one more for every four bytes of the file, more than
+// any policy written out without aliases has. Load reports every problem of a file in one ErrorList, sorted,
 // one per line, as
 //
 //	site.yaml:12:9: hosts[1].roles[0]: unknown role "dcc" (did you mean "dc"?)

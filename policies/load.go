@@ -20,10 +20,10 @@ import (
 	"github.com/fwgen/fwgen/catalog"
 )
 
-// MaxSize is the largest policy Load accepts, in bytes. A site policy of a
-// large estate is tens of kilobytes; a bigger file is a mistake, and callers
-// should read at most MaxSize+1 bytes so that Load can say so.
-const MaxSize = 1 << 20
+// MaxSize is the largest policy Load accepts, in bytes: 64 MiB, some 200,000
+// host groups. Callers should read at most MaxSize+1 bytes so that Load can
+// say so.
+const MaxSize = 64 << 20
 
 // maxErrors is how many problems of one file are reported; a file that has
 // more is usually not a policy at all, and a screenful says so well enough.
@@ -34,16 +34,17 @@ const maxErrors = 50
 const maxStored = 1000
 
 // maxNodes bounds the YAML values Load looks at, aliases expanded, so that an
-// alias bomb ("billion laughs") fails fast instead of eating memory.
+// alias bomb ("billion laughs") fails fast instead of eating memory: a
+// base, and one value for every four bytes of the file, more than a policy
+// written out without aliases ever has (its shortest value, "- x\n", takes
+// four).
 const maxNodes = 200_000
+
+// nodeBudget is the YAML values Load looks at in a file of size bytes.
+func nodeBudget(size int) int { return maxNodes + size/4 }
 
 // Version is the policy format that Load reads, as the fwgen key names it.
 const Version = "v1"
-
-// MaxHosts is the most host groups a policy may have. Each group's members
-// are every other group of its roles, so the rules grow with the square of
-// the groups; a larger estate is better split into sites.
-const MaxHosts = 500
 
 // rawPolicy and the raw types below mirror the policy file, key for key.
 // Load decodes a file into them strictly, checks them with validator tags
@@ -120,15 +121,16 @@ func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
 		c = catalog.Default()
 	}
 	l := newLoader(name, c)
+	l.budget = nodeBudget(len(data))
 	root := l.parse(data)
 	if root == nil {
 		return nil, l.err()
 	}
 	var raw rawPolicy
 	l.decode(root, reflect.ValueOf(&raw).Elem(), "")
-	if l.nodes > maxNodes {
+	if l.nodes > l.budget {
 		return nil, ErrorList{{File: name, Msg: fmt.Sprintf(
-			"too many values: more than %d once aliases are expanded (an alias bomb?)", maxNodes)}}
+			"too many values once aliases are expanded: more than %d in a file of %d bytes (an alias bomb?); write the values out instead of aliasing them", l.budget, len(data))}}
 	}
 	l.validate(&raw)
 	p := l.build(&raw)
@@ -155,8 +157,9 @@ type loader struct {
 	bad map[string]bool
 	// quiet are paths whose "missing" errors would be noise: the key that a
 	// misspelt key meant, and mappings with a merge key.
-	quiet map[string]bool
-	nodes int
+	quiet  map[string]bool
+	nodes  int
+	budget int // the most values nodes may reach (nodeBudget)
 	// found counts the problems, of which errs keeps the first maxStored.
 	found int
 	names *names
@@ -251,7 +254,7 @@ func decodeDocs(data []byte) (doc *yaml.Node, second int, err error) {
 func (l *loader) checkText(data []byte) bool {
 	if len(data) > MaxSize {
 		l.add(&Error{File: l.file, Msg: fmt.Sprintf(
-			"policy is too big: %d bytes or more; the limit is %d bytes (1 MiB)", len(data), MaxSize)})
+			"policy is too big: %d bytes or more; the limit is %d bytes (64 MiB): split the estate into several site policies", len(data), MaxSize)})
 		return false
 	}
 	// PowerShell 5's ">" and Notepad's "Unicode" write UTF-16, which is

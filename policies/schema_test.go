@@ -104,6 +104,7 @@ func TestDecoderAgreesWithYAML(t *testing.T) {
 			t.Fatal(err)
 		}
 		l := newLoader(file, catalog.Default())
+		l.budget = nodeBudget(len(data))
 		var got rawPolicy
 		l.decode(l.parse(data), reflect.ValueOf(&got).Elem(), "")
 		if len(l.errs) > 0 {

@@ -22,7 +22,7 @@ const siteCSV = policies.SiteFiles + ".csv"
 
 // maxPolicySize bounds what fwgen reads of a policy file; the loader says
 // so in a clear message rather than reading a runaway file into memory.
-const maxPolicySize = 1 << 20
+const maxPolicySize = policies.MaxSize
 
 func newGenerateCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &genOptions{stdout: stdout, stderr: stderr}
