@@ -17,7 +17,7 @@ var (
 	_ = register(Format{Name: "csv", Ext: "csv", Emitter: EmitFunc(emitCSV),
 		Description: "port matrix for a spreadsheet: one row per role, service, protocol and source scope"})
 	_ = register(Format{Name: "json", Ext: "json", Emitter: EmitFunc(emitJSON),
-		Description: `the Ruleset itself ("schema": "fwgen/ruleset/v1")`})
+		Description: `the Ruleset itself ("schema": "fwgen/ruleset/v2"): each source set once, and needs that name theirs`})
 )
 
 // csvHeader names the CSV columns.

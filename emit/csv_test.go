@@ -11,7 +11,7 @@ import (
 
 func TestCSVHostileStrings(t *testing.T) {
 	hostile := "=HYPERLINK(\"http://x\";\"y\"), 'q' `b` $(rm -rf /); a & b | c % d ^ e\nsecond line"
-	rs := &policies.Ruleset{Schema: policies.SchemaV1, Policy: hostile, Groups: []policies.Group{{
+	rs := &policies.Ruleset{Schema: policies.RulesetSchema, Policy: hostile, Groups: []policies.Group{{
 		Name: "g", Needs: []policies.Need{{Role: "r", Service: "s", ServiceName: hostile, Label: "@SUM(1)",
 			Proto: policies.TCP, Ports: policies.PortRange{From: 1, To: 1}, Peer: policies.Clients, Notes: "+cmd"}},
 	}}}

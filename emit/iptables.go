@@ -27,12 +27,26 @@ const (
 	iptChainMax = 28
 )
 
-// iptData is what the iptables template lays out.
+// iptData is what the iptables template lays out: fwgen's chain and its
+// rules, then one chain per source set and the rules that accept its
+// sources.
 type iptData struct {
-	Header []string
-	Apply  []string
-	Chain  string
-	Rules  []iptRule
+	Header  []string
+	Apply   []string
+	Chain   string
+	Rules   []iptRule
+	Sources []iptSourceChain
+}
+
+// iptSourceChain is the chain of a source set: a rule of fwgen's chain
+// that matches the destination, protocol and ports jumps to it, and it
+// accepts the set's sources, one rule each, so that a list of sources
+// shared by many rules is written once. What it does not accept returns
+// to fwgen's chain.
+type iptSourceChain struct {
+	Name  string
+	Notes []string
+	Lines []string
 }
 
 // iptRule is the lines of one scope rule, with the comment lines above them.
@@ -101,9 +115,10 @@ func iptBuild(rs *policies.Ruleset, opts Options, f family) (*iptData, error) {
 		d.Rules = t.essentials(chain, dests, scoped)
 	}
 	var drops []iptRule
+	b := &iptBuilder{t: t, d: d, chains: map[*policies.SourceSet]string{}, byContent: map[string]string{}}
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
-		rules, err := t.group(g, chain, dests[i])
+		rules, err := b.group(g, chain, dests[i])
 		if err != nil {
 			return nil, err
 		}
@@ -202,23 +217,46 @@ func (t iptables) essentials(chain string, dests [][]netip.Prefix, scoped bool) 
 	return []iptRule{{Notes: []string{essentialNote(chain, t.fam == 6)}, Lines: lines}}
 }
 
-// group writes a group's rules of this family: one line per source, server
-// address and multiport chunk, as iptables matches one address each.
-func (t iptables) group(g *policies.Group, chain string, dests []netip.Prefix) ([]iptRule, error) {
+// iptBuilder collects the rules of fwgen's chain and the chains of the
+// source sets they jump to.
+type iptBuilder struct {
+	t         iptables
+	d         *iptData
+	chains    map[*policies.SourceSet]string // the chain of each source set
+	byContent map[string]string              // the chain of each list of sources
+}
+
+// group writes a group's rules of this family: for each scope rule, one
+// line per server prefix and multiport chunk, which accepts when the rule
+// admits any address or one, and otherwise jumps to the chain of the
+// rule's source set.
+func (b *iptBuilder) group(g *policies.Group, chain string, dests []netip.Prefix) ([]iptRule, error) {
+	t := b.t
 	var out []iptRule
 	for _, r := range g.ByScope() {
 		if err := linuxCheckPorts(g, r); err != nil {
 			return nil, err
 		}
 		var lines []string
-		for _, f := range splitFamilies(ruleFamily(r), r.Sources, ruleDests(r, chain, dests)) {
+		for _, f := range ruleFamilies(r, ruleDests(r, chain, dests)) {
 			if f.Family != t.fam {
 				continue
 			}
 			comment := "-m comment --comment " + iptString(linuxComment(r))
-			for _, addr := range addrPairs(f.Sources, f.Dests) {
+			target, src := "ACCEPT", ""
+			switch len(f.Sources) {
+			case 0:
+			case 1:
+				src = "-s " + f.Sources[0].String() + " "
+			default:
+				var err error
+				if target, err = b.sourceChain(f); err != nil {
+					return nil, err
+				}
+			}
+			for _, dst := range destMatches(f.Dests) {
 				for _, m := range t.protoMatches(r) {
-					lines = append(lines, t.line(addr+m, comment, "ACCEPT"))
+					lines = append(lines, t.line(src+dst+m, comment, target))
 				}
 			}
 		}
@@ -227,6 +265,52 @@ func (t iptables) group(g *policies.Group, chain string, dests []netip.Prefix) (
 		}
 	}
 	return out, nil
+}
+
+// sourceComment is the comment of the rules of a source set's chain:
+// "source set: members of role dc".
+func sourceComment(s *policies.SourceSet) string { return "source set: " + s.Name }
+
+// destMatches gives the destination match of each prefix, or "" (any
+// address) for none.
+func destMatches(dests []netip.Prefix) []string {
+	if len(dests) == 0 {
+		return []string{""}
+	}
+	out := make([]string, len(dests))
+	for i, p := range dests {
+		out[i] = "-d " + p.String() + " "
+	}
+	return out
+}
+
+// sourceChain returns the chain that accepts the sources of f, declaring
+// it when it is the first rule of the file to need it: the table's name,
+// I or F for the input or forward chain, S and a number (FWGEN-IS1,
+// FWGEN-DCS-FS2). Source sets of the same addresses share one.
+func (b *iptBuilder) sourceChain(f famRule) (string, error) {
+	if name, ok := b.chains[f.Set]; ok {
+		return name, nil
+	}
+	content := policies.SourcesKey(f.Sources)
+	if name, ok := b.byContent[content]; ok {
+		b.chains[f.Set] = name
+		return name, nil
+	}
+	base := strings.TrimSuffix(b.t.chain, "-"+b.t.hook)
+	name := fmt.Sprintf("%s-%cS%d", base, b.t.hook[0], len(b.d.Sources)+1)
+	if len(name) > iptChainMax {
+		return "", fmt.Errorf("the iptables chain of source set %q would be %s, %d characters, and iptables takes at most %d; give a shorter --table",
+			f.Set.Name, name, len(name), iptChainMax)
+	}
+	c := iptSourceChain{Name: name, Notes: []string{oneLine(fmt.Sprintf("%s: %s", name, f.Set.Label()))}}
+	comment := iptString(sourceComment(f.Set))
+	for _, p := range f.Sources {
+		c.Lines = append(c.Lines, "-A "+name+" -s "+p.String()+" -m comment --comment "+comment+" -j ACCEPT")
+	}
+	b.d.Sources = append(b.d.Sources, c)
+	b.chains[f.Set], b.byContent[content] = name, name
+	return name, nil
 }
 
 // drops end a forward chain under --default-deny: what no rule accepted is
@@ -252,31 +336,6 @@ func (t iptables) drops(g *policies.Group, dests []netip.Prefix) []iptRule {
 // line is one rule of the chain.
 func (t iptables) line(match, comment, target string) string {
 	return strings.Join(strings.Fields(fmt.Sprintf("-A %s %s %s -j %s", t.chain, match, comment, target)), " ")
-}
-
-// addrPairs gives the address matches of each (source, destination) pair,
-// "" for any address.
-func addrPairs(sources, dests []netip.Prefix) []string {
-	srcs, dsts := []string{""}, []string{""}
-	if len(sources) > 0 {
-		srcs = srcs[:0]
-		for _, p := range sources {
-			srcs = append(srcs, "-s "+p.String()+" ")
-		}
-	}
-	if len(dests) > 0 {
-		dsts = dsts[:0]
-		for _, p := range dests {
-			dsts = append(dsts, "-d "+p.String()+" ")
-		}
-	}
-	var out []string
-	for _, s := range srcs {
-		for _, d := range dsts {
-			out = append(out, s+d)
-		}
-	}
-	return out
 }
 
 // protoMatches matches a rule's protocol and ports, in as many multiport

@@ -75,14 +75,18 @@ func TestMultiportChunks(t *testing.T) {
 	}
 }
 
-// TestIptablesLines checks the lines of a scoped rule: one per source,
-// server and chunk, with single ports as --dport.
+// TestIptablesLines checks the lines of scoped rules: one per server and
+// chunk, with single ports as --dport, which accepts a rule of any address
+// or of one source, and otherwise jumps to the chain of its source set;
+// that chain accepts each source once, however many rules jump to it.
 func TestIptablesLines(t *testing.T) {
+	two := prefixes("10.1.0.0/16", "10.2.0.0/16", "fd01::/64")
 	rs := &policies.Ruleset{Groups: []policies.Group{{Name: "g", Addresses: prefixes("10.0.0.1", "fd00::1"),
 		Needs: []policies.Need{
-			{Role: "r", Service: "s", Proto: policies.TCP, Ports: policies.PortRange{From: 445, To: 445},
-				Sources: prefixes("10.1.0.0/16", "10.2.0.0/16", "fd01::/64")},
+			{Role: "r", Service: "s", Proto: policies.TCP, Ports: policies.PortRange{From: 445, To: 445}, Sources: two},
+			{Role: "r", Service: "s", Proto: policies.UDP, Ports: policies.PortRange{From: 137, To: 138}, Sources: two},
 			{Role: "r", Service: "t", Proto: policies.UDP, Ports: policies.PortRange{From: 1000, To: 2000}},
+			{Role: "r", Service: "u", Proto: policies.TCP, Ports: policies.PortRange{From: 80, To: 80}, Sources: prefixes("10.3.0.0/16")},
 		}}}}
 	d, err := iptBuild(rs, Options{}, 4)
 	if err != nil {
@@ -92,10 +96,16 @@ func TestIptablesLines(t *testing.T) {
 	for _, r := range d.Rules {
 		got = append(got, r.Lines...)
 	}
+	for _, c := range d.Sources {
+		got = append(got, c.Lines...)
+	}
 	want := []string{
 		`-A FWGEN-INPUT -d 10.0.0.1/32 -p udp -m multiport --dports 1000:2000 -m comment --comment "roles r; services t" -j ACCEPT`,
-		`-A FWGEN-INPUT -s 10.1.0.0/16 -d 10.0.0.1/32 -p tcp -m tcp --dport 445 -m comment --comment "roles r; services s" -j ACCEPT`,
-		`-A FWGEN-INPUT -s 10.2.0.0/16 -d 10.0.0.1/32 -p tcp -m tcp --dport 445 -m comment --comment "roles r; services s" -j ACCEPT`,
+		`-A FWGEN-INPUT -d 10.0.0.1/32 -p tcp -m tcp --dport 445 -m comment --comment "roles r; services s" -j FWGEN-IS1`,
+		`-A FWGEN-INPUT -d 10.0.0.1/32 -p udp -m multiport --dports 137:138 -m comment --comment "roles r; services s" -j FWGEN-IS1`,
+		`-A FWGEN-INPUT -s 10.3.0.0/16 -d 10.0.0.1/32 -p tcp -m tcp --dport 80 -m comment --comment "roles r; services u" -j ACCEPT`,
+		`-A FWGEN-IS1 -s 10.1.0.0/16 -m comment --comment "source set: 10.1.0.0/16,10.2.0.0/16,fd01::/64" -j ACCEPT`,
+		`-A FWGEN-IS1 -s 10.2.0.0/16 -m comment --comment "source set: 10.1.0.0/16,10.2.0.0/16,fd01::/64" -j ACCEPT`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -324,6 +324,7 @@ func fwgenRules(f linuxFormat, chains []fwtest.Chain, opts Options) ([]fwtest.Ru
 	own := strings.ToUpper(tableOf(opts) + "-" + chain)
 	var rules []fwtest.Rule
 	jumps := 0
+	sources := map[string]fwtest.Chain{}
 	for _, c := range chains {
 		switch c.Name {
 		case own:
@@ -334,12 +335,55 @@ func fwgenRules(f linuxFormat, chains []fwtest.Chain, opts Options) ([]fwtest.Ru
 					jumps++
 				}
 			}
+		default:
+			if strings.HasPrefix(c.Name, strings.TrimSuffix(own, strings.ToUpper(chain))+strings.ToUpper(chain[:1])+"S") {
+				sources[c.Name] = c
+			}
 		}
 	}
 	if jumps != 1 {
 		return nil, fmt.Errorf("want one plain jump from %s to %s, got %d", strings.ToUpper(chain), own, jumps)
 	}
-	return rules, nil
+	return inlineSourceChains(rules, sources)
+}
+
+// inlineSourceChains replaces each jump of fwgen's chain to the chain of a
+// source set with what it accepts: the jump's matches from each source
+// that chain accepts. A source chain must hold plain "-s PREFIX -j ACCEPT"
+// rules only, and each must be jumped to.
+func inlineSourceChains(rules []fwtest.Rule, sources map[string]fwtest.Chain) ([]fwtest.Rule, error) {
+	used := map[string]bool{}
+	var out []fwtest.Rule
+	for _, r := range rules {
+		name, isJump := strings.CutPrefix(r.Verdict, "jump ")
+		if !isJump {
+			out = append(out, r)
+			continue
+		}
+		c, ok := sources[name]
+		if !ok {
+			return nil, fmt.Errorf("rule %q jumps to %s, which is no source chain", r.Comment, name)
+		}
+		if r.Src != nil {
+			return nil, fmt.Errorf("rule %q matches sources and jumps to the source chain %s", r.Comment, name)
+		}
+		used[name] = true
+		for _, q := range c.Rules {
+			if q.Verdict != "accept" || len(q.Src) != 1 || q.Dst != nil || q.Proto != "" || q.Ports != nil ||
+				q.ICMPTypes != nil || q.CtState != nil || q.InIface != "" {
+				return nil, fmt.Errorf("source chain %s: want plain -s PREFIX -j ACCEPT rules, got %+v", name, q)
+			}
+			a := r
+			a.Verdict, a.Src = "accept", q.Src
+			out = append(out, a)
+		}
+	}
+	for name := range sources {
+		if !used[name] {
+			return nil, fmt.Errorf("source chain %s: no rule jumps to it", name)
+		}
+	}
+	return out, nil
 }
 
 // describe sums up a rule that is not a plain accept.
@@ -497,6 +541,14 @@ func checkComments(t *testing.T, f linuxFormat, rs *policies.Ruleset, chains []f
 			want[q[1:len(q)-1]] = true
 		}
 	}
+	for _, g := range rs.Groups {
+		for _, r := range g.ByScope() {
+			if r.Set != nil {
+				q := quote(sourceComment(r.Set))
+				want[q[1:len(q)-1]] = true
+			}
+		}
+	}
 	for _, c := range chains {
 		for _, r := range c.Rules {
 			if r.Verdict == "accept" && !strings.HasPrefix(r.Comment, "essential:") && !want[r.Comment] {
@@ -526,7 +578,7 @@ func TestLinuxFamilyMismatch(t *testing.T) {
 	g := &partial.Groups[0]
 	for i := range g.Needs {
 		if g.Needs[i].Proto == policies.UDP {
-			g.Needs[i].Sources = prefixes("fd10::/48")
+			g.Needs[i].SetSources(prefixes("fd10::/48"))
 		}
 	}
 	note := "#   note: no rule for udp 53,88,123,389,464 from fd10::/48 (roles dc; services ad, dfsn, dns-server, " +

@@ -104,7 +104,7 @@ func groupsDests(rs *policies.Ruleset, chain string) ([][]netip.Prefix, error) {
 func familyGaps(g *policies.Group, dests []netip.Prefix) []policies.ScopeRule {
 	var gaps []policies.ScopeRule
 	for _, r := range g.ByScope() {
-		if len(splitFamilies(0, r.Sources, dests)) == 0 {
+		if len(setFamilies(0, r.Set, dests)) == 0 {
 			gaps = append(gaps, r)
 		}
 	}
@@ -143,10 +143,39 @@ func essentialScope(scoped bool, dests [][]netip.Prefix) []famRule {
 type family int
 
 // famRule is the part of a scope rule that one address family can match.
-// Empty Sources or Dests mean any address.
+// Empty Sources or Dests mean any address. Set is the source set the
+// Sources come from, when they come from one.
 type famRule struct {
 	Family         family
+	Set            *policies.SourceSet
 	Sources, Dests []netip.Prefix
+}
+
+// setFamilies is splitFamilies for the sources of a source set (nil for
+// any address), whose prefixes of each family are worked out once per set
+// rather than once per rule.
+func setFamilies(only family, set *policies.SourceSet, dests []netip.Prefix) []famRule {
+	var out []famRule
+	for _, f := range []family{4, 6} {
+		if only != 0 && f != only {
+			continue
+		}
+		var src []netip.Prefix
+		if set != nil {
+			if src = set.Outer(int(f)); len(src) == 0 {
+				continue
+			}
+		}
+		if dst, ok := ofFamily(dests, f); ok {
+			out = append(out, famRule{Family: f, Set: set, Sources: src, Dests: dst})
+		}
+	}
+	return out
+}
+
+// ruleFamilies splits a scope rule by address family: see splitFamilies.
+func ruleFamilies(r policies.ScopeRule, dests []netip.Prefix) []famRule {
+	return setFamilies(ruleFamily(r), r.Set, dests)
 }
 
 // splitFamilies splits a rule by address family, as iptables and the
@@ -329,11 +358,7 @@ func ruleWhat(r policies.ScopeRule) string {
 	case r.ICMPType != nil:
 		what += fmt.Sprintf(" type %d", *r.ICMPType)
 	}
-	from := "any"
-	if len(r.Sources) > 0 {
-		from = policies.SourcesKey(r.Sources)
-	}
-	return what + " from " + from
+	return what + " from " + r.Set.Label()
 }
 
 // linuxComment names the roles and services of a rule: "roles dc; services

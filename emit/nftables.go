@@ -55,7 +55,7 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 		return nil, err
 	}
 	d := &nftData{Header: linuxHeader(rs, chain, dests), Table: table, Chain: chain, Policy: "accept"}
-	b := &nftBuilder{d: d, names: map[string]string{}}
+	b := &nftBuilder{d: d, names: map[string]string{}, sources: map[nftSourceKey]string{}, byElements: map[string]string{}}
 	scoped := scopedDeny(rs, opts, chain)
 	if opts.DefaultDeny && scoped && chain == chainInput {
 		d.Header = append(d.Header, siteFileDenyNote...)
@@ -128,13 +128,22 @@ type nftBuilder struct {
 	d      *nftData
 	names  map[string]string // set name or group prefix → what it holds
 	prefix string            // set name prefix of the current group
+	// sources holds the named set of each source set and family, so that
+	// every rule that admits, say, the members of role dc refers to one
+	// set, written once.
+	sources    map[nftSourceKey]string
+	byElements map[string]string // "type elements" → @name of a source set
+}
+
+type nftSourceKey struct {
+	set *policies.SourceSet
+	fam family
 }
 
 // group adds a group's rules: one per scope rule and address family, or
 // one for both families when the rule names no address.
 func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.Prefix) error {
 	b.prefix = b.unique(nftIdent(g.Name))
-	srcSets := map[string]int{} // sources key → number in the set names
 	protoSets := map[policies.Proto]int{}
 	for _, r := range g.ByScope() {
 		if err := linuxCheckPorts(g, r); err != nil {
@@ -145,19 +154,14 @@ func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.P
 			protoSets[r.Proto]++
 			ports = b.set(fmt.Sprintf("%s_%s_%d", b.prefix, r.Proto, protoSets[r.Proto]), "inet_service", portElements(r.Ports))
 		}
-		key := policies.SourcesKey(r.Sources)
-		if _, ok := srcSets[key]; !ok && key != "" {
-			srcSets[key] = len(srcSets) + 1
-		}
-		src := fmt.Sprintf("%s_src%d", b.prefix, srcSets[key])
 		dests := ruleDests(r, chain, groupDests)
-		fams := splitFamilies(ruleFamily(r), r.Sources, dests)
-		if len(fams) == 2 && len(r.Sources) == 0 && len(dests) == 0 {
+		fams := ruleFamilies(r, dests)
+		if len(fams) == 2 && r.Set == nil && len(dests) == 0 {
 			fams = []famRule{{}} // no address to match: one rule serves both families
 		}
 		note := []string{linuxNote(r)}
 		for _, f := range fams {
-			text := b.addrMatch(f.Family, "saddr", src, f.Sources) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests)
+			text := b.sourceMatch(f) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests)
 			if text == "" && r.Family != 0 && r.ICMPType == nil {
 				text = map[int]string{4: "meta nfproto ipv4 ", 6: "meta nfproto ipv6 "}[r.Family]
 			}
@@ -168,6 +172,60 @@ func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.P
 	}
 	return nil
 }
+
+// sourceMatch matches the sources of f through the named set of its
+// source set and family, shared by every rule of the file that admits
+// them; "" for any address.
+func (b *nftBuilder) sourceMatch(f famRule) string {
+	if f.Set == nil || len(f.Sources) == 0 {
+		return ""
+	}
+	k := nftSourceKey{f.Set, f.Family}
+	if m, ok := b.sources[k]; ok {
+		return m
+	}
+	name := slug(f.Set.Name, nftSetNameMax)
+	if name == "" || name[0] < 'a' {
+		name = "src-" + name
+	}
+	typ, proto := nftAddrType(f.Family)
+	elements := nftElements(f.Sources)
+	// Two source sets can hold the same addresses of a family (the
+	// ICMPv4 rule's "clients (IPv4)" and the others' "clients"): one
+	// named set serves both.
+	ref, ok := b.byElements[typ+" "+elements]
+	if !ok {
+		ref = b.set(fmt.Sprintf("%s_v%d", name, f.Family), typ, elements)
+		b.byElements[typ+" "+elements] = ref
+	}
+	m := fmt.Sprintf("%s saddr %s ", proto, ref)
+	b.sources[k] = m
+	return m
+}
+
+// nftAddrType is the set type and the expression of an address family.
+func nftAddrType(f family) (typ, proto string) {
+	if f == 6 {
+		return "ipv6_addr", "ip6"
+	}
+	return "ipv4_addr", "ip"
+}
+
+// nftElements is a set's element list of prefixes.
+func nftElements(ps []netip.Prefix) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(nftPrefix(p))
+	}
+	return b.String()
+}
+
+// nftSetNameMax is the longest source set name fwgen writes, before the
+// family and any number: nft takes longer ones, but a reader does not.
+const nftSetNameMax = 40
 
 // linuxCheckPorts refuses a TCP or UDP rule without ports, which would print as
 // a rule for port 0 or for every port.
@@ -200,15 +258,8 @@ func (b *nftBuilder) addrMatch(f family, field, name string, ps []netip.Prefix) 
 	if len(ps) == 0 {
 		return ""
 	}
-	typ, proto := "ipv4_addr", "ip"
-	if f == 6 {
-		typ, proto = "ipv6_addr", "ip6"
-	}
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = nftPrefix(p)
-	}
-	set := b.set(fmt.Sprintf("%s_v%d", name, f), typ, strings.Join(s, ", "))
+	typ, proto := nftAddrType(f)
+	set := b.set(fmt.Sprintf("%s_v%d", name, f), typ, nftElements(ps))
 	return fmt.Sprintf("%s %s %s ", proto, field, set)
 }
 

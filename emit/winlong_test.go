@@ -39,7 +39,7 @@ func longRuleset() *policies.Ruleset {
 			Proto: policies.UDP, Ports: policies.PortRange{From: 9, To: 9}, Peer: policies.Clients, Sources: clients[:300]})
 		return g
 	}
-	return &policies.Ruleset{Schema: policies.SchemaV1, Policy: "long", Source: "long.yaml",
+	return &policies.Ruleset{Schema: policies.RulesetSchema, Policy: "long", Source: "long.yaml",
 		Groups: []policies.Group{group("east", 1), group("west", 2)}}
 }
 

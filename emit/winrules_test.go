@@ -125,7 +125,7 @@ func hostileRuleset() *policies.Ruleset {
 			Notes:   []string{h(5), h(6)},
 		}
 	}
-	return &policies.Ruleset{Schema: policies.SchemaV1, Policy: h(0), Source: h(1),
+	return &policies.Ruleset{Schema: policies.RulesetSchema, Policy: h(0), Source: h(1),
 		Groups: []policies.Group{group(h(2)), group(h(3)), group(strings.ReplaceAll(h(3), " ", "_"))}}
 }
 

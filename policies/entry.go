@@ -71,15 +71,16 @@ func (r *resolver) entry(role *catalog.Role, rs catalog.RoleService, svc *catalo
 			r.absent[id] = addUnique(r.absent[id], svc.ID)
 			continue
 		}
-		if fam := n.Family; fam != 0 && len(src) > 0 {
+		if fam := n.Family; fam != 0 && src != nil {
 			// ICMPv4 comes from IPv4 addresses only, ICMPv6 from IPv6 ones.
-			if src = OfFamily(src, fam); len(src) == 0 {
+			if src, ok = r.site.sets.family(src, fam); !ok {
 				continue // the peer has no address that sends this protocol
 			}
 		}
-		n.Sources = src
+		n.setSources(src)
 		if e.AnySource {
-			n.Sources, n.AnySource = nil, true
+			n.setSources(nil)
+			n.AnySource = true
 			r.note(fmt.Sprintf("%s %s of %s is open to any address: %s", e.Protocol, strings.Join(e.Ports, ","), svc.ID, e.Why))
 		}
 		r.addPorts(n, e)
@@ -363,17 +364,6 @@ func nonEmpty(ss ...string) []string {
 }
 
 // unionPrefixes joins source lists; an empty list (any address) absorbs
-// every other.
-func unionPrefixes(lists ...[]netip.Prefix) []netip.Prefix {
-	var all []netip.Prefix
-	for _, l := range lists {
-		if len(l) == 0 {
-			return nil
-		}
-		all = append(all, l...)
-	}
-	return sortPrefixes(all)
-}
 
 // ICMPFamily is the IP version of an ICMP protocol: 4 for icmpv4, 6 for
 // icmpv6, and 0 for the other protocols, which both versions carry.

@@ -27,15 +27,16 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := &Ruleset{Schema: SchemaV1, Policy: p.Name, Source: p.Source}
+	rs := &Ruleset{Schema: RulesetSchema, Policy: p.Name, Source: p.Source}
 	for _, name := range slices.Sorted(maps.Keys(p.Networks)) {
 		if name != QuickFrom {
 			rs.Networks = append(rs.Networks, Network{Name: name, Prefixes: sortPrefixes(p.Networks[name])})
 		}
 	}
+	site := newSite(p, c)
 	var errs []error
 	for i := range p.Hosts {
-		g, err := resolveGroup(p, &p.Hosts[i], c)
+		g, err := resolveGroup(site, &p.Hosts[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("host group %q: %w", p.Hosts[i].Name, err))
 			continue
@@ -45,7 +46,55 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	rs.sources = site.sets
+	rs.SourceSets = rs.listSets()
 	return rs, nil
+}
+
+// site holds what the resolution of every host group of a policy shares:
+// the source sets, and the holders of each role, worked out once rather
+// than once per group.
+type site struct {
+	p       *Policy
+	c       *catalog.Catalog
+	sets    *sourceTable
+	holders map[string][]*Host      // role id → the host groups that hold it, in policy order
+	peers   map[string]holderResult // holders of a role or named networks, by cache key
+}
+
+// holderResult is a peer's addresses: its set, and the host groups left
+// out because they have no addresses.
+type holderResult struct {
+	set  *SourceSet
+	bare []string
+}
+
+func newSite(p *Policy, c *catalog.Catalog) *site {
+	return &site{p: p, c: c, sets: newSourceTable(), holders: map[string][]*Host{}, peers: map[string]holderResult{}}
+}
+
+// roleHolders are the host groups that hold role id, in policy order.
+func (s *site) roleHolders(id string) []*Host {
+	if hs, ok := s.holders[id]; ok {
+		return hs
+	}
+	var hs []*Host
+	for i := range s.p.Hosts {
+		if h := &s.p.Hosts[i]; s.holdsRole(h, id) {
+			hs = append(hs, h)
+		}
+	}
+	s.holders[id] = hs
+	return hs
+}
+
+func (s *site) holdsRole(h *Host, role string) bool {
+	for _, name := range h.Roles {
+		if rr, err := s.c.Role(name); err == nil && rr.ID == role {
+			return true
+		}
+	}
+	return false
 }
 
 // withPolicy adds the policy's services and roles to the catalog; a service
@@ -80,6 +129,7 @@ func withPolicy(p *Policy, c *catalog.Catalog) (*catalog.Catalog, error) {
 
 // resolver holds what one host group's resolution needs.
 type resolver struct {
+	site *site
 	p    *Policy
 	h    *Host
 	c    *catalog.Catalog
@@ -108,15 +158,16 @@ type sourceKey struct {
 }
 
 type sourceResult struct {
-	src []netip.Prefix
+	src *SourceSet
 	ok  bool
 }
 
-func resolveGroup(p *Policy, h *Host, c *catalog.Catalog) (*Group, error) {
-	r := &resolver{p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{}, missed: map[string]string{},
+func resolveGroup(s *site, h *Host) (*Group, error) {
+	p, c := s.p, s.c
+	r := &resolver{site: s, p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{}, missed: map[string]string{},
 		sourceCache: map[sourceKey]sourceResult{}, absent: map[string][]string{},
 		anyWhy: map[Peer]string{}}
-	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles}
+	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles, sets: s.sets, views: &viewCache{}}
 	if err := r.osMix(); err != nil {
 		return nil, err
 	}
@@ -238,10 +289,10 @@ func (r *resolver) listeners() []*catalog.OS {
 }
 
 // sources are the addresses peer may connect from for an entry of role;
-// none means any address. ok is false when the peer is the servers of a
+// nil means any address. ok is false when the peer is the servers of a
 // role that no host group of a site policy holds and the group names no
 // networks for: then nobody is that peer.
-func (r *resolver) sources(role *catalog.Role, peer Peer) (src []netip.Prefix, ok bool) {
+func (r *resolver) sources(role *catalog.Role, peer Peer) (src *SourceSet, ok bool) {
 	k := sourceKey{role.ID, peer}
 	if res, done := r.sourceCache[k]; done {
 		return res.src, res.ok
@@ -252,7 +303,7 @@ func (r *resolver) sources(role *catalog.Role, peer Peer) (src []netip.Prefix, o
 	return res.src, res.ok
 }
 
-func (r *resolver) findSources(role *catalog.Role, peer Peer) ([]netip.Prefix, bool) {
+func (r *resolver) findSources(role *catalog.Role, peer Peer) (*SourceSet, bool) {
 	if names, named := r.h.Peers[peer]; named {
 		return r.named(names), true
 	}
@@ -267,54 +318,62 @@ func (r *resolver) findSources(role *catalog.Role, peer Peer) ([]netip.Prefix, b
 	case Clients:
 		return nil, true
 	}
-	var holders []*Host
-	for i := range r.p.Hosts {
-		other := &r.p.Hosts[i]
-		if other.Name == r.h.Name || (role.Members == catalog.MembersSite && r.holdsRole(other, role.ID)) {
-			holders = append(holders, other)
-		}
+	if role.Members != catalog.MembersSite {
+		return r.holderAddresses(peer, "members of role "+role.ID, "host group "+r.h.Name, []*Host{r.h}), true
 	}
-	return r.holderAddresses(peer, "members of role "+role.ID, holders), true
+	holders := r.site.roleHolders(role.ID)
+	if !slices.Contains(holders, r.h) {
+		holders = append(slices.Clone(holders), r.h)
+		slices.SortFunc(holders, func(a, b *Host) int { return r.hostIndex(a) - r.hostIndex(b) })
+		return r.holderAddresses(peer, "members of role "+role.ID, "members of role "+role.ID+" and host group "+r.h.Name, holders), true
+	}
+	return r.holderAddresses(peer, "members of role "+role.ID, "members of role "+role.ID, holders), true
+}
+
+// hostIndex is the place of host group h in the policy.
+func (r *resolver) hostIndex(h *Host) int {
+	return slices.IndexFunc(r.p.Hosts, func(o Host) bool { return o.Name == h.Name })
 }
 
 // roleSources are the addresses of the host groups that hold role id: in
 // quick mode, where no group does, the addresses the clients come from.
-func (r *resolver) roleSources(id string) ([]netip.Prefix, bool) {
-	var holders []*Host
-	for i := range r.p.Hosts {
-		if other := &r.p.Hosts[i]; r.holdsRole(other, id) {
-			holders = append(holders, other)
-		}
-	}
+func (r *resolver) roleSources(id string) (*SourceSet, bool) {
+	holders := r.site.roleHolders(id)
 	switch {
 	case len(holders) == 0 && r.p.Quick:
 		return r.named(r.h.Peers[Clients]), true
 	case len(holders) == 0:
 		return nil, false
 	}
-	return r.holderAddresses(catalog.RolePeer(id), "the servers of role "+id, holders), true
+	return r.holderAddresses(catalog.RolePeer(id), "the servers of role "+id, "servers of role "+id, holders), true
 }
 
-// holderAddresses are the addresses of the host groups that are a peer.
-// Groups without addresses cannot be scoped: the note says which are left
-// out, or, when none has addresses, that the peer may connect from any.
-func (r *resolver) holderAddresses(peer Peer, what string, holders []*Host) []netip.Prefix {
-	var out []netip.Prefix
-	var bare []string
-	for _, h := range holders {
-		if len(h.Addresses) == 0 {
-			bare = append(bare, h.Name)
+// holderAddresses are the addresses of the host groups that are a peer, as
+// the set name. Groups without addresses cannot be scoped: the note says
+// which are left out, or, when none has addresses, that the peer may
+// connect from any.
+func (r *resolver) holderAddresses(peer Peer, what, name string, holders []*Host) *SourceSet {
+	key := "holders of " + name
+	res, ok := r.site.peers[key]
+	if !ok {
+		var out []netip.Prefix
+		for _, h := range holders {
+			if len(h.Addresses) == 0 {
+				res.bare = append(res.bare, h.Name)
+			}
+			out = append(out, h.Addresses...)
 		}
-		out = append(out, h.Addresses...)
+		res.set = r.site.sets.intern(name, sortPrefixes(out))
+		r.site.peers[key] = res
 	}
 	switch {
-	case len(bare) > 0 && len(out) == 0 && !(len(holders) == 1 && holders[0] == r.h):
-		r.anyWhy[peer] = fmt.Sprintf("host group %s has no addresses (hosts[].addresses)", strings.Join(bare, ", "))
-	case len(bare) > 0 && len(out) > 0:
+	case len(res.bare) > 0 && res.set == nil && !(len(holders) == 1 && holders[0] == r.h):
+		r.anyWhy[peer] = fmt.Sprintf("host group %s has no addresses (hosts[].addresses)", strings.Join(res.bare, ", "))
+	case len(res.bare) > 0 && res.set != nil:
 		r.note(fmt.Sprintf("%s leave out host group %s, which has no addresses (hosts[].addresses)",
-			what, strings.Join(bare, ", ")))
+			what, strings.Join(res.bare, ", ")))
 	}
-	return sortPrefixes(out)
+	return res.set
 }
 
 // absentNotes say, once per role, that the servers of a role would
@@ -326,8 +385,24 @@ func (r *resolver) absentNotes() {
 	}
 }
 
-// named are the addresses of the networks and host groups names lists.
-func (r *resolver) named(names []string) []netip.Prefix {
+// named are the addresses of the networks and host groups names lists, as
+// one set named after them ("clients-01 + host group dcs").
+func (r *resolver) named(names []string) *SourceSet {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		switch _, ok := r.p.Networks[n]; {
+		case n == QuickFrom && ok:
+			parts[i] = "--from addresses"
+		case ok:
+			parts[i] = n
+		default:
+			parts[i] = "host group " + n
+		}
+	}
+	name := joinParts(parts, nil)
+	if res, ok := r.site.peers[name]; ok {
+		return res.set
+	}
 	var out []netip.Prefix
 	for _, n := range names {
 		if net, ok := r.p.Networks[n]; ok {
@@ -340,16 +415,9 @@ func (r *resolver) named(names []string) []netip.Prefix {
 			}
 		}
 	}
-	return sortPrefixes(out)
-}
-
-func (r *resolver) holdsRole(h *Host, role string) bool {
-	for _, name := range h.Roles {
-		if rr, err := r.c.Role(name); err == nil && rr.ID == role {
-			return true
-		}
-	}
-	return false
+	set := r.site.sets.intern(name, sortPrefixes(out))
+	r.site.peers[name] = holderResult{set: set}
+	return set
 }
 
 // endpointMapper makes sure that every peer that may reach the RPC ports

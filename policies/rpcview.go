@@ -43,11 +43,11 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 	}
 	var split RPCPorts
 	var other, dynamic []PortRange
-	key := serviceKey
+	kind := kindService
 	if r.bound {
-		key = boundServiceKey
+		kind = kindBound
 	}
-	for _, a := range g.atoms(key) {
+	for _, a := range g.atoms(kind) {
 		n := a.needs[0]
 		if !inServiceRule(a, r) {
 			continue
@@ -74,9 +74,15 @@ func (g *Group) RPCPorts(r ServiceRule) RPCPorts {
 func inServiceRule(a *portAtom, r ServiceRule) bool {
 	n := a.needs[0]
 	return n.Role == r.Role && n.Service == r.Service && n.Proto == r.Proto &&
-		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && strings.Join(n.Scenarios, ",") == strings.Join(r.Scenarios, ",") &&
-		SourcesKey(a.sources) == SourcesKey(r.Sources) && a.peersKey() == peersKey(r.Peers) && a.any == r.AnySource && a.family == r.Family &&
+		icmpKey(n.ICMPType) == icmpKey(r.ICMPType) && slices.Equal(n.Scenarios, r.Scenarios) &&
+		sameSet(a.set, r.Set) && a.peers == peersKey(r.Peers) && a.any == r.AnySource && a.family == r.Family &&
 		(!r.bound || n.Program == r.Program && n.WinService == r.WinService)
+}
+
+// sameSet reports whether two source sets are one: the same set of a
+// Ruleset, or of groups made by hand, the same name and prefixes.
+func sameSet(a, b *SourceSet) bool {
+	return a == b || a != nil && b != nil && a.Name == b.Name && a.String() == b.String()
 }
 
 func peersKey(ps []Peer) string {

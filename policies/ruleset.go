@@ -9,8 +9,13 @@ import (
 	"github.com/fwgen/fwgen/catalog"
 )
 
-// SchemaV1 names the JSON form of a Ruleset.
-const SchemaV1 = "fwgen/ruleset/v1"
+// RulesetSchema names the JSON form of a Ruleset that fwgen writes: v2
+// lists each source set once (Ruleset.SourceSets) and needs name theirs.
+// fwgen reads RulesetSchemaV1 too, whose needs list their sources.
+const (
+	RulesetSchema   = "fwgen/ruleset/v2"
+	RulesetSchemaV1 = "fwgen/ruleset/v1"
+)
 
 // Proto, PortRange and Peer are the catalog's; emitters name them through
 // this package so that they need not import the catalog.
@@ -49,7 +54,12 @@ type Ruleset struct {
 	// that an output can name a set of sources ("clients") rather than
 	// list its prefixes.
 	Networks []Network `json:"networks,omitempty"`
-	Groups   []Group   `json:"groups"`
+	// SourceSets are the lists of sources of the needs, each once, sorted
+	// by name; a need names its own (Need.SourceSet).
+	SourceSets []*SourceSet `json:"source_sets,omitempty"`
+	Groups     []Group      `json:"groups"`
+
+	sources *sourceTable // the table of SourceSets and of the sets views make from them
 }
 
 // Network is a named set of addresses of a policy.
@@ -152,6 +162,9 @@ type Group struct {
 	// SharedWith names the group whose file this group is part of, limited
 	// to the addresses they share (see Ruleset.ForGroup); empty otherwise.
 	SharedWith string `json:"shared_with,omitempty"`
+
+	sets  *sourceTable // the Ruleset's: unions of the needs' source sets
+	views *viewCache   // the views, worked out once (nil outside Resolve)
 }
 
 // OSVersion is a Windows version of a group's OS mix.
@@ -207,8 +220,11 @@ type Need struct {
 	ICMPType      *int      `json:"icmp_type,omitempty"`
 	Peer          Peer      `json:"peer"`
 	// Sources are the addresses the peer class may connect from; empty
-	// means any address.
-	Sources []netip.Prefix `json:"sources,omitempty"`
+	// means any address. They are the prefixes of the source set that
+	// SourceSet names, which the JSON form lists once, in
+	// Ruleset.SourceSets.
+	Sources   []netip.Prefix `json:"-"`
+	SourceSet string         `json:"source_set,omitempty"`
 	// AnySource marks a need that stays open to any address whatever the
 	// peer's scope, because its senders have no address yet (DHCP).
 	AnySource bool `json:"any_source,omitempty"`
@@ -239,6 +255,25 @@ type Need struct {
 	WinService string `json:"win_service,omitempty"`
 	BindRefs   []Ref  `json:"bind_refs,omitempty"`
 	BindNote   string `json:"bind_note,omitempty"`
+
+	set *SourceSet // the set of Sources; nil for any address
+}
+
+// Set is the source set of the need's sources; nil for any address, and
+// for a need made by hand, outside Resolve.
+func (n *Need) Set() *SourceSet { return n.set }
+
+// SetSources makes ps the need's sources, for a Ruleset built or edited by
+// hand: the views make a source set of them. Views that a group's
+// formats already asked for are not worked out again.
+func (n *Need) SetSources(ps []netip.Prefix) { n.set, n.Sources, n.SourceSet = nil, ps, "" }
+
+// setSources makes s the need's sources; nil is any address.
+func (n *Need) setSources(s *SourceSet) {
+	n.set, n.Sources, n.SourceSet = s, nil, ""
+	if s != nil {
+		n.Sources, n.SourceSet = s.Prefixes, s.Name
+	}
 }
 
 // ScenarioState is a scenario of a group's roles: whether it is on, and
@@ -304,6 +339,7 @@ func (rs *Ruleset) ForGroup(name string, shared bool) *Ruleset {
 	}
 	one := *rs
 	one.Groups = []Group{rs.Groups[i]}
+	defer func() { one.SourceSets = one.listSets() }()
 	if !shared {
 		return &one
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -25,9 +26,12 @@ type ServiceRule struct {
 	// Sources are the union of the addresses of the rule's peers; empty
 	// means any address.
 	Sources []netip.Prefix `json:"sources,omitempty"`
-	Peers   []Peer         `json:"peers"`
-	Labels  []string       `json:"labels,omitempty"`
-	RPC     []string       `json:"rpc,omitempty"`
+	// Set is the source set of Sources, which outputs with address
+	// objects write once; nil for any address.
+	Set    *SourceSet `json:"-"`
+	Peers  []Peer     `json:"peers"`
+	Labels []string   `json:"labels,omitempty"`
+	RPC    []string   `json:"rpc,omitempty"`
 	// AnySource marks a rule of needs open to any address whatever the
 	// peers' scope (DHCP): their senders have no address yet and send to a
 	// broadcast or multicast address, so a host firewall matches them on
@@ -60,6 +64,8 @@ type ServiceRule struct {
 // It makes the fewest rules; nftables and iptables use it.
 type ScopeRule struct {
 	Sources []netip.Prefix `json:"sources,omitempty"`
+	// Set is the source set of Sources (see ServiceRule.Set).
+	Set *SourceSet `json:"-"`
 	// AnySource and Family: see ServiceRule.
 	AnySource bool        `json:"any_source,omitempty"`
 	Family    int         `json:"family,omitempty"`
@@ -75,86 +81,174 @@ type ScopeRule struct {
 // port that clients from one network and the other domain controllers
 // need is one port open to both.
 type portAtom struct {
-	key     string // the rule key the views group by, without the sources
-	any     bool   // the needs are AnySource ones
-	family  int    // the needs' IP version, or 0
-	proto   Proto
-	ports   PortRange
-	icmp    *int
-	sources []netip.Prefix
-	needs   []*Need
+	key    needKind // the rule key the views group by, without the sources
+	any    bool     // the needs are AnySource ones
+	family int      // the needs' IP version, or 0
+	proto  Proto
+	ports  PortRange
+	icmp   *int
+	set    *SourceSet // the union of the needs' sources; nil for any address
+	peers  string     // the needs' peers, sorted, joined with ","
+	needs  []*Need
 }
 
-// atoms groups the needs by key(n) and port, and joins the sources of
-// each group.
-func (g *Group) atoms(key func(n *Need) string) []*portAtom {
-	byKey := map[string]*portAtom{}
+// needKind is what the views group needs by, besides their sources: for
+// the by-scope view the protocol and ICMP type, for the by-service view
+// also the role, service and scenarios, and for the bound by-service view
+// the program and Windows service too.
+type needKind struct {
+	role, service, scenarios string
+	proto                    Proto
+	icmp                     int // -1 for none
+	program, winService      string
+}
+
+// Kinds of view, which decide a need's needKind.
+const (
+	kindScope = iota
+	kindService
+	kindBound
+)
+
+func kindOf(n *Need, kind int) needKind {
+	k := needKind{proto: n.Proto, icmp: -1}
+	if n.ICMPType != nil {
+		k.icmp = *n.ICMPType
+	}
+	if kind == kindScope {
+		return k
+	}
+	k.role, k.service, k.scenarios = n.Role, n.Service, strings.Join(n.Scenarios, ",")
+	if kind == kindBound {
+		k.program, k.winService = n.Program, n.WinService
+	}
+	return k
+}
+
+// viewCache holds the views of a group made by Resolve, worked out once
+// and shared by every format; groups are read-only once resolved.
+type viewCache struct {
+	atomsOnce [3]sync.Once
+	atoms     [3][]*portAtom
+	scopeOnce sync.Once
+	scope     []ScopeRule
+	svcOnce   [2]sync.Once
+	svc       [2][]ServiceRule
+}
+
+// atoms groups the needs by kind and port, and joins the sources of each
+// group.
+func (g *Group) atoms(kind int) []*portAtom {
+	if g.views == nil {
+		return g.makeAtoms(kind)
+	}
+	v := g.views
+	v.atomsOnce[kind].Do(func() { v.atoms[kind] = g.makeAtoms(kind) })
+	return v.atoms[kind]
+}
+
+func (g *Group) makeAtoms(kind int) []*portAtom {
+	type atomKey struct {
+		k      needKind
+		ports  PortRange
+		any    bool
+		family int
+	}
+	sets := g.sets
+	if sets == nil {
+		sets = newSourceTable() // a group made by hand, outside Resolve
+	}
+	byKey := map[atomKey]*portAtom{}
 	var out []*portAtom
 	for i := range g.Needs {
 		n := &g.Needs[i]
-		k := key(n)
-		ak := fmt.Sprintf("%s|%d-%d|%v|%d", k, n.Ports.From, n.Ports.To, n.AnySource, n.Family)
+		set := n.set
+		if set == nil && len(n.Sources) > 0 {
+			ps := sortPrefixes(n.Sources)
+			set = sets.intern(SourcesKey(ps), ps)
+		}
+		ak := atomKey{kindOf(n, kind), n.Ports, n.AnySource, n.Family}
 		a, ok := byKey[ak]
 		if !ok {
-			a = &portAtom{key: k, any: n.AnySource, family: n.Family, proto: n.Proto, ports: n.Ports, icmp: n.ICMPType, sources: n.Sources}
+			a = &portAtom{key: ak.k, any: n.AnySource, family: n.Family, proto: n.Proto, ports: n.Ports, icmp: n.ICMPType, set: set}
 			byKey[ak] = a
 			out = append(out, a)
 		} else {
-			a.sources = unionPrefixes(a.sources, n.Sources)
+			a.set = sets.union(a.set, set)
 		}
 		a.needs = append(a.needs, n)
+	}
+	for _, a := range out {
+		var peers []string
+		for _, n := range a.needs {
+			if !slices.Contains(peers, string(n.Peer)) {
+				peers = append(peers, string(n.Peer))
+			}
+		}
+		slices.Sort(peers)
+		a.peers = strings.Join(peers, ",")
 	}
 	return out
 }
 
-// peersKey names the peers of an atom, sorted.
-func (a *portAtom) peersKey() string {
-	var peers []string
-	for _, n := range a.needs {
-		if !slices.Contains(peers, string(n.Peer)) {
-			peers = append(peers, string(n.Peer))
-		}
+// sources are the atom's source prefixes; nil for any address.
+func (a *portAtom) sources() []netip.Prefix {
+	if a.set == nil {
+		return nil
 	}
-	slices.Sort(peers)
-	return strings.Join(peers, ",")
+	return a.set.Prefixes
 }
-
-// serviceKey is the by-service view's key of a need, without its sources.
-func serviceKey(n *Need) string {
-	return strings.Join([]string{n.Role, n.Service, string(n.Proto), icmpKey(n.ICMPType),
-		strings.Join(n.Scenarios, ",")}, "|")
-}
-
-// boundServiceKey is serviceKey with the need's binding.
-func boundServiceKey(n *Need) string { return serviceKey(n) + "|" + n.Program + "|" + n.WinService }
 
 // ByService groups the needs by (role, service, protocol, ICMP type,
 // scenarios, program and Windows service, peers, sources), where the
 // sources of a port are the union of those of every peer that needs it: a
 // rule says which peers it admits and, bound to the program that listens,
-// what may receive it.
-func (g *Group) ByService() []ServiceRule { return g.byService(true) }
+// what may receive it. The rules are worked out once per group: callers
+// must not change them.
+func (g *Group) ByService() []ServiceRule { return g.serviceView(true) }
 
 // PortOnly is ByService without the bindings: rules that admit their
 // ports whatever program listens (--bind none).
-func (g *Group) PortOnly() []ServiceRule { return g.byService(false) }
+func (g *Group) PortOnly() []ServiceRule { return g.serviceView(false) }
+
+func (g *Group) serviceView(bind bool) []ServiceRule {
+	i := 0
+	if bind {
+		i = 1
+	}
+	if g.views == nil {
+		return g.byService(bind)
+	}
+	v := g.views
+	v.svcOnce[i].Do(func() { v.svc[i] = g.byService(bind) })
+	return v.svc[i]
+}
+
+// serviceRuleKey is what a by-service rule is made of.
+type serviceRuleKey struct {
+	k      needKind
+	peers  string
+	set    *SourceSet
+	any    bool
+	family int
+}
 
 func (g *Group) byService(bind bool) []ServiceRule {
-	byKey := map[string]*ServiceRule{}
-	var keys []string
-	ranges := map[string][]PortRange{}
-	key := serviceKey
+	byKey := map[serviceRuleKey]*ServiceRule{}
+	var keys []serviceRuleKey
+	ranges := map[serviceRuleKey][]PortRange{}
+	kind := kindService
 	if bind {
-		key = boundServiceKey
+		kind = kindBound
 	}
-	for _, a := range g.atoms(key) {
-		k := fmt.Sprintf("%s|%s|%s|%v|%d", a.key, a.peersKey(), SourcesKey(a.sources), a.any, a.family)
+	for _, a := range g.atoms(kind) {
+		k := serviceRuleKey{a.key, a.peers, a.set, a.any, a.family}
 		r, ok := byKey[k]
 		if !ok {
 			n := a.needs[0]
 			r = &ServiceRule{Role: n.Role, Service: n.Service, ServiceName: n.ServiceName,
 				SystemService: n.SystemService, Proto: n.Proto, ICMPType: n.ICMPType,
-				Sources: a.sources, AnySource: a.any, Family: a.family, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
+				Sources: a.sources(), Set: a.set, AnySource: a.any, Family: a.family, Optional: n.Optional, Scenarios: n.Scenarios, Notes: n.Notes}
 			if bind {
 				r.Program, r.WinService, r.bound = n.Program, n.WinService, true
 			}
@@ -190,12 +284,25 @@ func (g *Group) byService(bind bool) []ServiceRule {
 	slices.SortFunc(out, func(a, b ServiceRule) int {
 		return cmp.Or(cmp.Compare(a.Role, b.Role), cmp.Compare(a.Service, b.Service),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)),
-			boolCmp(a.Optional, b.Optional), cmp.Compare(strings.Join(a.Scenarios, ","), strings.Join(b.Scenarios, ",")),
-			slices.Compare(a.Peers, b.Peers), cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)),
+			boolCmp(a.Optional, b.Optional), slices.Compare(a.Scenarios, b.Scenarios),
+			slices.Compare(a.Peers, b.Peers), compareSets(a.Set, b.Set),
 			boolCmp(a.AnySource, b.AnySource), cmp.Compare(a.Family, b.Family),
 			cmp.Compare(a.Program, b.Program), cmp.Compare(a.WinService, b.WinService))
 	})
 	return out
+}
+
+// compareSets orders source sets by name, any address (nil) first.
+func compareSets(a, b *SourceSet) int {
+	switch {
+	case a == b:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Compare(a.Name, b.Name)
 }
 
 // boolCmp orders false before true.
@@ -211,17 +318,32 @@ func boolCmp(a, b bool) int {
 
 // ByScope groups the needs by (sources, protocol, ICMP type) and merges
 // their ports, where the sources of a port are the union of those of every
-// peer that needs it.
+// peer that needs it. The rules are worked out once per group: callers
+// must not change them.
 func (g *Group) ByScope() []ScopeRule {
-	byKey := map[string]*ScopeRule{}
-	var keys []string
-	ranges := map[string][]PortRange{}
-	scopeKey := func(n *Need) string { return string(n.Proto) + "|" + icmpKey(n.ICMPType) }
-	for _, a := range g.atoms(scopeKey) {
-		k := fmt.Sprintf("%s|%s|%v|%d", SourcesKey(a.sources), a.key, a.any, a.family)
+	if g.views == nil {
+		return g.byScope()
+	}
+	v := g.views
+	v.scopeOnce.Do(func() { v.scope = g.byScope() })
+	return v.scope
+}
+
+func (g *Group) byScope() []ScopeRule {
+	type scopeKey struct {
+		k      needKind
+		set    *SourceSet
+		any    bool
+		family int
+	}
+	byKey := map[scopeKey]*ScopeRule{}
+	var keys []scopeKey
+	ranges := map[scopeKey][]PortRange{}
+	for _, a := range g.atoms(kindScope) {
+		k := scopeKey{a.key, a.set, a.any, a.family}
 		r, ok := byKey[k]
 		if !ok {
-			r = &ScopeRule{Sources: a.sources, AnySource: a.any, Family: a.family, Proto: a.proto, ICMPType: a.icmp}
+			r = &ScopeRule{Sources: a.sources(), Set: a.set, AnySource: a.any, Family: a.family, Proto: a.proto, ICMPType: a.icmp}
 			byKey[k] = r
 			keys = append(keys, k)
 		}
@@ -242,7 +364,7 @@ func (g *Group) ByScope() []ScopeRule {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b ScopeRule) int {
-		return cmp.Or(cmp.Compare(SourcesKey(a.Sources), SourcesKey(b.Sources)), boolCmp(a.AnySource, b.AnySource),
+		return cmp.Or(compareSets(a.Set, b.Set), boolCmp(a.AnySource, b.AnySource),
 			cmp.Compare(a.Family, b.Family),
 			cmp.Compare(a.Proto, b.Proto), cmp.Compare(icmpKey(a.ICMPType), icmpKey(b.ICMPType)))
 	})

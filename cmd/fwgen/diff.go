@@ -107,8 +107,8 @@ func readRuleset(arg string) (*policies.Ruleset, error) {
 		if err := json.Unmarshal(trimmed, &rs); err != nil {
 			return nil, fmt.Errorf("%s: not a JSON Ruleset of fwgen (--emit json): %v", arg, err)
 		}
-		if rs.Schema != policies.SchemaV1 {
-			return nil, fmt.Errorf("%s: schema %q; want a JSON Ruleset of fwgen (--emit json, %q)", arg, rs.Schema, policies.SchemaV1)
+		if rs.Schema != policies.RulesetSchema && rs.Schema != policies.RulesetSchemaV1 {
+			return nil, fmt.Errorf("%s: schema %q; want a JSON Ruleset of fwgen (--emit json, %q)", arg, rs.Schema, policies.RulesetSchema)
 		}
 		return &rs, nil
 	}
