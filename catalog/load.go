@@ -82,11 +82,14 @@ func (c *Catalog) index() {
 	}
 }
 
+// osSeparators drops the separators users write inside OS names.
+var osSeparators = strings.NewReplacer(" ", "", "-", "", "_", "")
+
 // NormalizeOS folds the ways people spell a Windows version ("Windows Server
 // 2008 R2", "ws2016", "server2019", "Win10") to the catalog's form ("2008r2").
 func NormalizeOS(s string) string {
 	s = strings.ToLower(s)
-	s = strings.NewReplacer(" ", "", "-", "", "_", "").Replace(s)
+	s = osSeparators.Replace(s)
 	for _, p := range []string{"microsoft", "windows", "win", "server", "ws", "srv"} {
 		s = strings.TrimPrefix(s, p)
 	}

@@ -324,20 +324,28 @@ func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []s
 // linuxServices lists each service of a group once, with the documents
 // that give its ports: "kdc: Kerberos Key Distribution Center (KB 832017)".
 func linuxServices(g *policies.Group) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range g.ByService() {
-		if seen[r.Service] {
-			continue
+	type service struct {
+		name string
+		docs []string
+	}
+	byID := map[string]*service{}
+	for i := range g.Needs {
+		n := &g.Needs[i]
+		s := byID[n.Service]
+		if s == nil {
+			s = &service{name: n.ServiceName}
+			byID[n.Service] = s
 		}
-		seen[r.Service] = true
-		var docs []string
-		for _, ref := range r.Refs {
-			if d := (policies.Ref{Doc: ref.Doc}).String(); !slices.Contains(docs, d) {
-				docs = append(docs, d)
+		s.name = min(s.name, n.ServiceName) // a service has one name; hand-made rulesets may vary
+		for _, ref := range n.Refs {
+			if d := (policies.Ref{Doc: ref.Doc}).String(); !slices.Contains(s.docs, d) {
+				s.docs = append(s.docs, d)
 			}
 		}
-		out = append(out, fmt.Sprintf("%s: %s (%s)", r.Service, r.ServiceName, strings.Join(docs, ", ")))
+	}
+	out := make([]string, 0, len(byID))
+	for id, s := range byID {
+		out = append(out, fmt.Sprintf("%s: %s (%s)", id, s.name, strings.Join(s.docs, ", ")))
 	}
 	slices.Sort(out)
 	return out
