@@ -218,14 +218,19 @@ func newListeningCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Compare what a server listens on (netstat, Get-NetTCPConnection, TCPView, CurrPorts, ss) with its rules",
 		Long: `listening reads what a server reports as listening and compares it with the
 host group's rules: the listening ports the rules cover (with their services),
-the ones no rule covers (with the catalog's services that usually listen there
-and the process, when the capture names it), and the rules nothing listens for.
-It reads Windows netstat -ano and -anob (English), Get-NetTCPConnection -State
+the ones no rule covers (with the process and PID, when the capture names them,
+and the group's scenario that would open the port or the catalog's services that
+usually listen there), and the rules nothing listens for. It reads Windows
+netstat -ano, -anob, -anoq and -anot (English), Get-NetTCPConnection -State
 Listen and Get-NetUDPEndpoint (as a table, Export-Csv or ConvertTo-Json),
 Sysinternals TCPView's and NirSoft CurrPorts' saved CSV, and Linux ss -ltnup,
-finding the format itself. Loopback listeners are left out; a listener in the
-RPC dynamic range counts as covered where the group opens the range. Exit
-status 1 when a listening port is not covered.`,
+finding the format itself; records that do not say whether they are TCP or UDP
+are an error that says how to capture them. A protocol the capture does not list
+is "not captured". UDP endpoints in the dynamic range (client sockets, the DNS
+Server's socket pool) are counted per process, and no finding. Loopback
+listeners are left out; a listener in the RPC dynamic range counts as covered
+where the group opens the range. Exit status 1 when a listening port is not
+covered.`,
 		Example: `  netstat -ano > dc01.txt; fwgen listening --role dc --os 2016 dc01.txt
   fwgen listening -f site.yaml --group dcs dc01.csv --format markdown`,
 		Args: cobra.ExactArgs(1),
@@ -237,20 +242,34 @@ status 1 when a listening port is not covered.`,
 	return cmd
 }
 
-// readCapture reads and parses a capture file, its errors at file:line.
-func readCapture(path string) (string, []capture.Listener, error) {
+// readCapture reads and parses a capture file, its errors at
+// file:line:column.
+func readCapture(path string) (*capture.Capture, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", nil, ioError{err}
+		return nil, ioError{err}
 	}
-	format, ls, err := capture.Parse(data)
+	cp, err := capture.Parse(data)
 	if err != nil {
-		if ce, ok := err.(*capture.Error); ok && ce.Line > 0 {
-			return "", nil, fmt.Errorf("%s:%d: %s", path, ce.Line, ce.Msg)
+		ce, ok := err.(*capture.Error)
+		switch {
+		case ok && ce.Column > 0:
+			return nil, fmt.Errorf("%s:%d:%d: %s", path, ce.Line, ce.Column, ce.Msg)
+		case ok && ce.Line > 0:
+			return nil, fmt.Errorf("%s:%d: %s", path, ce.Line, ce.Msg)
 		}
-		return "", nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
-	return format, ls, nil
+	return cp, nil
+}
+
+// warnCapture says on stderr what a capture cannot show: a capture
+// without listeners is likely not what the server listens on.
+func warnCapture(stderr io.Writer, path string, cp *capture.Capture) {
+	if len(cp.Listeners) == 0 {
+		fmt.Fprintf(stderr, "fwgen: warning: %s: no listening socket in the capture (%s): take it on the server, "+
+			"elevated, with netstat -ano or Get-NetTCPConnection -State Listen and Get-NetUDPEndpoint\n", path, cp.Format)
+	}
 }
 
 func listeningRun(o *listeningFlags, path string) error {
@@ -261,11 +280,12 @@ func listeningRun(o *listeningFlags, path string) error {
 	if err != nil {
 		return err
 	}
-	format, ls, err := readCapture(path)
+	cp, err := readCapture(path)
 	if err != nil {
 		return err
 	}
-	r := capture.Check(format, ls, g, catalog.Default())
+	warnCapture(o.gen.stderr, path, cp)
+	r := capture.Check(cp, g, catalog.Default())
 	var buf bytes.Buffer
 	if err := writeReport(&buf, r, o.format); err != nil {
 		return err
@@ -279,9 +299,10 @@ func listeningRun(o *listeningFlags, path string) error {
 	return nil
 }
 
-// reportRow is one line of a listening report.
+// reportRow is one line of a listening report; an empty cell is empty in
+// CSV and "-" in a table.
 type reportRow struct {
-	Status, Proto, Ports, Services, Processes, Note string
+	Status, Proto, Ports, Services, Processes, PIDs, Note string
 }
 
 func reportRows(r *capture.Report) []reportRow {
@@ -291,19 +312,54 @@ func reportRows(r *capture.Report) []reportRow {
 		if p.RPC {
 			note = "RPC dynamic range"
 		}
-		rows = append(rows, reportRow{"covered", p.Proto, fmt.Sprint(p.Port), strings.Join(p.Services, ", "), strings.Join(p.Processes, ", "), note})
+		rows = append(rows, reportRow{"covered", p.Proto, fmt.Sprint(p.Port), strings.Join(p.Services, ", "),
+			strings.Join(p.Processes, ", "), pidList(p.PIDs), note})
 	}
 	for _, p := range r.Uncovered {
-		note := "usually: " + dash(strings.Join(p.Usual, "; "))
-		if p.RPC {
-			note = "in the RPC dynamic range of the servers' OS: an RPC server the rules do not open it for; " + note
-		}
-		rows = append(rows, reportRow{"NOT COVERED", p.Proto, fmt.Sprint(p.Port), "-", strings.Join(p.Processes, ", "), note})
+		rows = append(rows, reportRow{"NOT COVERED", p.Proto, fmt.Sprint(p.Port), "", strings.Join(p.Processes, ", "),
+			pidList(p.PIDs), uncoveredNote(p)})
+	}
+	for _, e := range r.Ephemeral {
+		rows = append(rows, reportRow{"ephemeral", "udp", e.Range, "", strings.Join(e.Processes, ", "), pidList(e.PIDs),
+			fmt.Sprintf("%d UDP endpoints in the dynamic range: client sockets, or the DNS Server's socket pool (KB 956188); "+
+				"they receive answers, which need no rule", e.Count)})
 	}
 	for _, i := range r.Idle {
-		rows = append(rows, reportRow{"nothing listens", i.Proto, i.Ports, strings.Join(i.Services, ", "), "", ""})
+		rows = append(rows, reportRow{"nothing listens", i.Proto, i.Ports, strings.Join(i.Services, ", "), "", "", ""})
+	}
+	for _, i := range r.NotCaptured {
+		rows = append(rows, reportRow{"not captured", i.Proto, i.Ports, strings.Join(i.Services, ", "), "", "",
+			"the capture lists no " + strings.ToUpper(i.Proto) + " sockets"})
 	}
 	return rows
+}
+
+// uncoveredNote says what may listen on a port no rule covers: the
+// group's scenarios that would open it, or else the catalog's services.
+func uncoveredNote(p capture.Port) string {
+	var notes []string
+	if p.RPC {
+		notes = append(notes, "in the RPC dynamic range of the servers' OS: an RPC server the rules do not open it for")
+	}
+	switch {
+	case len(p.Scenarios) == 1:
+		id, _, _ := strings.Cut(p.Scenarios[0], " ")
+		notes = append(notes, "turn on scenario "+p.Scenarios[0]+" (--scenario "+id+") if the group needs it")
+	case len(p.Scenarios) > 1:
+		notes = append(notes, "turn on the scenario that opens it if the group needs it: "+strings.Join(p.Scenarios, "; "))
+	case len(p.Usual) > 0:
+		notes = append(notes, "usually: "+strings.Join(p.Usual, "; "))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// pidList is a list of process IDs, as "660, 2168".
+func pidList(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ", ")
 }
 
 // writeReport writes a listening report as a table, CSV, JSON or
@@ -319,28 +375,38 @@ func writeReport(w io.Writer, r *capture.Report, format string) error {
 		return err
 	case "csv":
 		var b strings.Builder
-		b.WriteString("status,protocol,ports,services,processes,note\n")
+		b.WriteString("status,protocol,ports,services,processes,pids,note\n")
 		for _, row := range reportRows(r) {
-			b.WriteString(csvLine(row.Status, row.Proto, row.Ports, row.Services, row.Processes, row.Note))
+			b.WriteString(csvLine(row.Status, row.Proto, row.Ports, row.Services, row.Processes, row.PIDs, row.Note))
 		}
 		_, err := io.WriteString(w, b.String())
 		return err
 	case "markdown":
-		fmt.Fprintf(w, "# Listening ports of host group %s\n\nRead from a %s capture; %d loopback listeners left out.\n\n", emit.MarkdownText(r.Group), emit.MarkdownText(r.Format), r.Loopback)
-		fmt.Fprintln(w, "| Status | Protocol | Ports | Services | Processes | Note |\n|---|---|---|---|---|---|")
+		fmt.Fprintf(w, "# Listening ports of host group %s\n\nRead from a %s capture of %s; %d loopback listeners left out.\n\n",
+			emit.MarkdownText(r.Group), emit.MarkdownText(r.Format), capturedText(r), r.Loopback)
+		fmt.Fprintln(w, "| Status | Protocol | Ports | Services | Processes | PIDs | Note |\n|---|---|---|---|---|---|---|")
 		for _, row := range reportRows(r) {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", emit.MarkdownText(row.Status), row.Proto, row.Ports,
-				mdEscape(row.Services), mdEscape(row.Processes), mdEscape(row.Note))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", emit.MarkdownText(row.Status), row.Proto, row.Ports,
+				mdEscape(row.Services), mdEscape(row.Processes), mdEscape(row.PIDs), mdEscape(row.Note))
 		}
 		return nil
 	}
-	fmt.Fprintf(w, "host group %s, from a %s capture (%d loopback listeners left out):\n\n", r.Group, r.Format, r.Loopback)
+	fmt.Fprintf(w, "host group %s, from a %s capture of %s (%d loopback listeners left out):\n\n", r.Group, r.Format, capturedText(r), r.Loopback)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tPROTO\tPORTS\tSERVICES\tPROCESSES\tNOTE")
+	fmt.Fprintln(tw, "STATUS\tPROTO\tPORTS\tSERVICES\tPROCESSES\tPIDS\tNOTE")
 	for _, row := range reportRows(r) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", row.Status, row.Proto, row.Ports, dash(row.Services), dash(row.Processes), dash(row.Note))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Status, row.Proto, row.Ports, dash(row.Services), dash(row.Processes),
+			dash(row.PIDs), dash(row.Note))
 	}
 	return tw.Flush()
+}
+
+// capturedText names the protocols a capture lists, as "TCP and UDP".
+func capturedText(r *capture.Report) string {
+	if len(r.Captured) == 0 {
+		return "no TCP or UDP socket"
+	}
+	return strings.Join(strings.Split(strings.ToUpper(strings.Join(r.Captured, " ")), " "), " and ") + " sockets"
 }
 
 // csvLine is one CSV record of values, quoted where needed and defused
@@ -389,11 +455,11 @@ the first role only.`,
 				}
 				ids = append(ids, v.ID)
 			}
-			_, ls, err := readCapture(args[0])
+			cp, err := readCapture(args[0])
 			if err != nil {
 				return err
 			}
-			ss, err := capture.Suggest(ls, ids, catalog.Default())
+			ss, err := capture.Suggest(cp, ids, catalog.Default())
 			if err != nil {
 				return err
 			}
