@@ -429,63 +429,83 @@ func csvLine(values ...string) string {
 	return b.String()
 }
 
-func newSuggestCmd(stdout io.Writer) *cobra.Command {
-	var oses listValue
-	var format string
+// suggestFlags are the flags of fwgen suggest.
+type suggestFlags struct {
+	stdout, stderr io.Writer
+	oses           listValue
+	format         string
+}
+
+func newSuggestCmd(stdout, stderr io.Writer) *cobra.Command {
+	o := &suggestFlags{stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
 		Use:   "suggest CAPTURE [--os VERSION]",
 		Short: "Propose the roles that explain what a server listens on",
 		Long: `suggest reads what a server listens on (the captures fwgen listening reads)
-and proposes the catalog's roles that explain it: among the roles with at least
-half of their fixed ports listening (not the RPC range, not scenarios'), the one
-that explains the most listening ports, then the one that explains the most of
-the rest, while one explains more. A port every role has (135, 445) counts for
-the first role only.`,
+and proposes the catalog's roles that explain it. Only a role's distinguishing
+fixed ports count: not the RPC range, not scenarios', and not the ports any
+Windows server may have (135, 137-139, 445, 3389, 5985, 5986), so that Remote
+Desktop and WinRM suggest no role. Among the roles with at least one and at least
+half of those ports listening, the best share first, then the one that explains
+the most of the rest, while one explains more. A protocol the capture does not
+list (a TCP-only capture) counts neither way.`,
 		Example: `  fwgen suggest dc01.txt --os 2016`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if len(oses) == 0 {
-				oses = listValue{"2016"}
-			}
-			var ids []string
-			for _, name := range oses {
-				v, err := catalog.Default().OS(name)
-				if err != nil {
-					return usageError{err}
-				}
-				ids = append(ids, v.ID)
-			}
-			cp, err := readCapture(args[0])
-			if err != nil {
-				return err
-			}
-			ss, err := capture.Suggest(cp, ids, catalog.Default())
-			if err != nil {
-				return err
-			}
-			var buf bytes.Buffer
-			if format == "json" {
-				b, err := json.MarshalIndent(ss, "", "  ")
-				if err != nil {
-					return err
-				}
-				buf.Write(append(b, '\n'))
-			} else {
-				tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ROLE\tSHOWS\tEXPLAINS\tNOT LISTENING")
-				for _, s := range ss {
-					fmt.Fprintf(tw, "%s\t%d of %d fixed ports\t%s\t%s\n", s.Role, len(s.Matched), len(s.Matched)+len(s.Missing),
-						strings.Join(s.Explains, " "), dash(strings.Join(s.Missing, " ")))
-				}
-				tw.Flush()
-				if len(ss) == 0 {
-					buf.WriteString("no role has half of its fixed ports listening\n")
-				}
-			}
-			return writeStdout(stdout, buf.Bytes())
-		},
+		RunE:    func(_ *cobra.Command, args []string) error { return suggestRun(o, args[0]) },
 	}
-	cmd.Flags().Var(&oses, "os", "Windows version(s) of the server (default 2016): they decide which ports a role has")
-	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	cmd.Flags().Var(&o.oses, "os", "Windows version(s) of the server (default 2016): they decide which ports a role has")
+	cmd.Flags().StringVar(&o.format, "format", "table", "table or json")
+	completeWith(cmd, "format", fixed("table", "json"))
 	return cmd
+}
+
+func suggestRun(o *suggestFlags, path string) error {
+	if o.format != "table" && o.format != "json" {
+		return usagef("--format %q: want table or json", o.format)
+	}
+	oses := o.oses
+	if len(oses) == 0 {
+		oses = listValue{"2016"}
+	}
+	var ids []string
+	for _, name := range oses {
+		v, err := catalog.Default().OS(name)
+		if err != nil {
+			return usageError{err}
+		}
+		ids = append(ids, v.ID)
+	}
+	cp, err := readCapture(path)
+	if err != nil {
+		return err
+	}
+	warnCapture(o.stderr, path, cp)
+	ss, err := capture.Suggest(cp, ids, catalog.Default())
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if o.format == "json" {
+		b, err := json.MarshalIndent(ss, "", "  ")
+		if err != nil {
+			return err
+		}
+		buf.Write(append(b, '\n'))
+		return writeStdout(o.stdout, buf.Bytes())
+	}
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROLE\tSHOWS\tEXPLAINS\tNOT LISTENING")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%d of %d distinguishing ports\t%s\t%s\n", s.Role, len(s.Matched), len(s.Matched)+len(s.Missing),
+			strings.Join(s.Explains, " "), dash(strings.Join(s.Missing, " ")))
+	}
+	tw.Flush()
+	if len(ss) == 0 {
+		buf.WriteString("no role has a distinguishing port listening, or half of them: the ports any Windows server may have " +
+			"(135, 137-139, 445, 3389, 5985, 5986) suggest none, and a file server shows no others\n")
+	}
+	if len(cp.Protocols) < 2 {
+		fmt.Fprintf(&buf, "(the capture lists %s only: the other protocol's ports count neither way)\n", capturedText(&capture.Report{Captured: cp.Protocols}))
+	}
+	return writeStdout(o.stdout, buf.Bytes())
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,20 +234,38 @@ func resolve(t *testing.T, roles ...string) *policies.Ruleset {
 }
 
 // TestSuggest: a Hyper-V cluster node's capture suggests cluster-node and
-// hyperv-host, each with the ports it explains; a NetBIOS port alone
-// suggests nothing.
+// hyperv-host, each with the ports it explains; a DC's, the DC alone,
+// though it listens on Remote Desktop and WinRM; a TCP-only capture does
+// not count the UDP ports as missing; the ports every server may have
+// suggest nothing, nor does NetBIOS alone.
 func TestSuggest(t *testing.T) {
-	cp := parseFile(t, "hyperv-currports.csv")
-	ss, err := Suggest(cp, []string{"2022"}, catalog.Default())
+	ss, err := Suggest(parseFile(t, "hyperv-currports.csv"), []string{"2022"}, catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ss) < 2 || ss[0].Role != "cluster-node" || ss[1].Role != "hyperv-host" ||
+	if len(ss) != 2 || ss[0].Role != "cluster-node" || ss[1].Role != "hyperv-host" ||
 		strings.Join(ss[1].Explains, " ") != "2179/tcp 6600/tcp" {
-		t.Errorf("suggestions: %+v", ss)
+		t.Errorf("Hyper-V node: %+v", ss)
 	}
-	only137 := &Capture{Listeners: []Listener{{Proto: "udp", Port: 137, Addr: netip.IPv4Unspecified()}}, Protocols: []string{"tcp", "udp"}}
-	if ss, _ := Suggest(only137, []string{"2016"}, catalog.Default()); len(ss) != 0 {
-		t.Errorf("NetBIOS alone suggests %+v", ss)
+	for _, file := range []string{"dc-netstat-ano.txt", "dc-get-nettcpconnection.json"} {
+		ss, err := Suggest(parseFile(t, file), []string{"2016"}, catalog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) != 1 || ss[0].Role != "dc" || len(ss[0].Missing) != 0 {
+			t.Errorf("%s: %+v, want dc alone with nothing missing", file, ss)
+		}
+	}
+	any := netip.IPv4Unspecified()
+	var common []Listener
+	for _, k := range commonPorts {
+		port, proto, _ := strings.Cut(k, "/")
+		n, _ := strconv.Atoi(port)
+		common = append(common, Listener{Proto: proto, Port: uint16(n), Addr: any})
+	}
+	for name, ls := range map[string][]Listener{"common ports": common, "NetBIOS": {{Proto: "udp", Port: 137, Addr: any}}} {
+		if ss, _ := Suggest(&Capture{Listeners: ls, Protocols: []string{"tcp", "udp"}}, []string{"2016"}, catalog.Default()); len(ss) != 0 {
+			t.Errorf("%s suggest %+v", name, ss)
+		}
 	}
 }
