@@ -111,13 +111,22 @@ func newListenerCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Write a script that listens on every port a host needs, to test the firewall before the roles are installed",
 		Long: `listener writes a script to run on the target host before its roles are
 installed: it listens on every TCP and UDP port the host group needs (ranges
-sampled: the first, the last and evenly spaced ports between), answers a short
-banner on TCP, echoes on UDP, logs each connection, and stops after --duration
-or Ctrl+C. A port already in use is reported and skipped. --lang ps writes
-PowerShell (System.Net.Sockets) for Windows, --lang py Python 3 for anything else.
-Run fwgen probe's script from a client network to test the ports.`,
+sampled: the first, the last and evenly spaced ports between), and on the
+--closed ports a probe checks stay closed, answers a short banner on TCP,
+echoes on UDP, logs each connection, and stops after --duration or Ctrl+C. A
+port another program holds is reported and skipped, never shared; the script
+exits 1 when it could open no port. --lang ps writes PowerShell
+(System.Net.Sockets) for Windows, --lang py Python 3 for anything else.
+
+fwgen's Windows rules are bound to the programs of the roles (lsass.exe,
+dns.exe, ...) unless generated with --bind none, so they do not admit the
+script. The PowerShell script adds a temporary rule group for its own program,
+on the ports the group needs from the addresses its rules admit, and removes
+it when it stops; with -NoFirewallRule it leaves Windows Firewall alone, to
+prove port-only rules (fwgen generate ... --bind none). Run fwgen probe's
+script from a client network to test the ports.`,
 		Example: `  fwgen listener --lang ps --role dc --os 2016 > listener.ps1
-  fwgen listener --lang py -f site.yaml --group dcs --duration 30m -o listener.py`,
+  fwgen listener --lang py -f site.yaml --group dcs --duration 30m --closed tcp/3389 -o listener.py`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return scriptRun(o, "listener") },
 	}
@@ -134,14 +143,19 @@ func newProbeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Write a script that tests, from a client network, every port of a host that peer should reach",
 		Long: `probe writes a script to run from a client network: it tests every TCP and UDP
 port of the host group that --peer needs (clients, members, admins, role:ID, or
-a network of the site policy; every peer when left out), on --target or the
-group's addresses. TCP is "listening" (it answered), "not listening" (reset: the
-path is open, nothing listens) or "filtered" (no answer: a firewall drops it);
-UDP is "listening" (an answer: fwgen's listener echoes, DNS and NTP answer their
-requests), "not listening" (ICMP port unreachable) or "listening or filtered"
-(silence). --closed PROTO/PORT adds ports that must not answer. The script
-exits 0 when every port is as expected; it prints a table, or CSV, JSON or
-Markdown (--format, or the script's own option).`,
+a network of the site policy; every peer when left out), on --target (an IP
+address, [IPv6] or a host name; resolved once) or the group's addresses. TCP is
+"listening" (it answered), "not listening" (reset: the path is open, nothing
+listens) or "filtered" (no answer: a firewall drops it); UDP is "listening" (an
+answer: fwgen's listener echoes, DNS and NTP answer their requests), "not
+listening" (ICMP port unreachable) or "listening or filtered" (silence).
+--closed PROTO/PORT adds ports that must stay closed: they pass only as
+filtered, so give the listener the same --closed, which listens on them; a port
+the peer needs cannot be closed. UDP silence from a live server (not fwgen's
+listener) on a port without a real request (CLDAP, Kerberos) is inconclusive,
+not a failure. The script exits 0 when no check failed, 1 when one did, 2 when
+a target does not resolve; it prints a table, or CSV, JSON or Markdown
+(--format, or the script's own option).`,
 		Example: `  fwgen probe --lang py --role dc --os 2016 --peer clients --target 10.0.0.10 > probe.py
   fwgen probe --lang ps -f site.yaml --group dcs --peer branch --closed tcp/3389`,
 		Args: cobra.NoArgs,
@@ -151,8 +165,7 @@ Markdown (--format, or the script's own option).`,
 	o.bindScript(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.peer, "peer", "", "the peer whose ports to test: clients, members, admins, role:ID or a network of the policy (default every peer)")
-	f.Var(&o.targets, "target", "host or address to test (default the group's single addresses)")
-	f.Var(&o.closed, "closed", "ports that must not answer, e.g. tcp/3389,udp/161")
+	f.Var(&o.targets, "target", "host or address to test: an IP address, [IPv6] or a host name (default the group's single addresses)")
 	f.DurationVar(&o.timeout, "timeout", 2*time.Second, "how long the script waits for each answer")
 	f.StringVar(&o.format, "format", "table", "the script's output: table, csv, json or markdown")
 	completeWith(cmd, "format", fixed("table", "csv", "json", "markdown"))
@@ -164,19 +177,28 @@ func (o *scriptFlags) bindScript(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.lang, "lang", "", "the script's language: py (Python 3) or ps (PowerShell)")
 	f.IntVar(&o.perRange, "ports-per-range", 3, "ports of a range the script samples: the first, the last and evenly spaced ones")
+	f.Var(&o.closed, "closed", "ports that must stay closed, e.g. tcp/3389,udp/161: the listener listens on them, a probe wants them filtered")
 	f.StringVarP(&o.output, "output", "o", "", "write to this file (atomically) instead of standard output")
 	completeWith(cmd, "lang", fixed("py", "ps"))
 }
 
-func scriptRun(o *scriptFlags, kind string) error {
-	if o.lang != "py" && o.lang != "ps" {
+// checkScript checks the flags of the listener and probe commands that
+// need no policy.
+func (o *scriptFlags) checkScript() error {
+	switch {
+	case o.lang != "py" && o.lang != "ps":
 		return usagef("--lang %q: want py (Python 3) or ps (PowerShell)", o.lang)
-	}
-	if o.perRange < 2 {
+	case o.perRange < 2:
 		return usagef("--ports-per-range %d: want at least 2 (the first and the last port of a range)", o.perRange)
-	}
-	if o.format != "" && o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "markdown" {
+	case o.format != "" && o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "markdown":
 		return usagef("--format %q: want table, csv, json or markdown", o.format)
+	}
+	return nil
+}
+
+func scriptRun(o *scriptFlags, kind string) error {
+	if err := o.checkScript(); err != nil {
+		return err
 	}
 	rs, g, err := o.ruleset()
 	if err != nil {
