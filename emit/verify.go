@@ -35,12 +35,18 @@ type PortCheck struct {
 	Sources []string `json:"sources,omitempty"`
 }
 
+// MaxPortsPerRange is the most ports of a range the scripts sample: each
+// is a socket the listener holds open, and a process may open only so
+// many (1,024 files by default on Linux).
+const MaxPortsPerRange = 100
+
 // VerifyOptions are the settings of the listener and probe scripts.
 type VerifyOptions struct {
 	// Lang is "py" (Python 3) or "ps" (PowerShell).
 	Lang string
 	// PortsPerRange is how many ports of a range the scripts sample: the
-	// first, the last and evenly spaced ones between; at least 2.
+	// first, the last and evenly spaced ones between; 2 to
+	// MaxPortsPerRange.
 	PortsPerRange int
 	// Peer limits a probe to the ports one peer needs: a peer class
 	// ("clients", "members", "admins", "role:dc") or a network of the
@@ -70,8 +76,8 @@ func PortChecks(rs *policies.Ruleset, g *policies.Group, peer string, perRange i
 	if err != nil {
 		return nil, err
 	}
-	if perRange < 2 {
-		return nil, fmt.Errorf("ports per range %d: want at least 2 (the first and the last)", perRange)
+	if perRange < 2 || perRange > MaxPortsPerRange {
+		return nil, fmt.Errorf("ports per range %d: want 2 (the first and the last) to %d", perRange, MaxPortsPerRange)
 	}
 	type key struct {
 		proto string
@@ -143,6 +149,9 @@ func peerMatch(rs *policies.Ruleset, peer string) (func(policies.Need) bool, err
 		return func(n policies.Need) bool { return string(n.Peer) == peer }, nil
 	}
 	i := slices.IndexFunc(rs.Networks, func(nw policies.Network) bool { return nw.Name == peer })
+	if i < 0 && len(rs.Networks) == 0 {
+		return nil, fmt.Errorf("peer %q: want clients, members, admins or role:ID (a network is a peer only in a site policy that names networks)", peer)
+	}
 	if i < 0 {
 		var names []string
 		for _, nw := range rs.Networks {
@@ -278,6 +287,9 @@ func verifyRender(w io.Writer, rs *policies.Ruleset, group string, o VerifyOptio
 		return fmt.Errorf("no host group %q", group)
 	}
 	g := &rs.Groups[i]
+	if o.Duration < 0 || o.Timeout < 0 {
+		return fmt.Errorf("duration %v, timeout %v: want 0 or more", o.Duration, o.Timeout)
+	}
 	peer := o.Peer
 	if kind == "listener" {
 		peer = ""

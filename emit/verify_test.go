@@ -470,3 +470,25 @@ func TestClosedChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyOptionsRefused: settings a script cannot honour are errors
+// that say what is wanted: a range sampled by more ports than a listener
+// may hold, a negative duration or timeout, a peer that quick mode, which
+// names no networks, cannot mean.
+func TestVerifyOptionsRefused(t *testing.T) {
+	rs := quickRuleset(t, []string{"dc"}, []string{"10.1.0.1"})
+	for want, o := range map[string]VerifyOptions{
+		"want 2 (the first and the last) to 100": {PortsPerRange: MaxPortsPerRange + 1},
+		"want 0 or more":                         {PortsPerRange: 3, Duration: -time.Minute},
+		"timeout -1s":                            {PortsPerRange: 3, Timeout: -time.Second},
+		`peer "bogus": want clients, members, admins or role:ID (a network is a peer only in a site policy`: {PortsPerRange: 3, Peer: "bogus"},
+	} {
+		o.Lang = "py"
+		if err := Probe(io.Discard, rs, "dc", o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want %q", o, err, want)
+		}
+	}
+	if err := Probe(io.Discard, rs, "dc", VerifyOptions{Lang: "py", PortsPerRange: MaxPortsPerRange}); err != nil {
+		t.Errorf("%d ports per range: %v", MaxPortsPerRange, err)
+	}
+}

@@ -176,7 +176,7 @@ a target does not resolve; it prints a table, or CSV, JSON or Markdown
 func (o *scriptFlags) bindScript(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.lang, "lang", "", "the script's language: py (Python 3) or ps (PowerShell)")
-	f.IntVar(&o.perRange, "ports-per-range", 3, "ports of a range the script samples: the first, the last and evenly spaced ones")
+	f.IntVar(&o.perRange, "ports-per-range", 3, fmt.Sprintf("ports of a range the script samples: the first, the last and evenly spaced ones (2 to %d)", emit.MaxPortsPerRange))
 	f.Var(&o.closed, "closed", "ports that must stay closed, e.g. tcp/3389,udp/161: the listener listens on them, a probe wants them filtered")
 	f.StringVarP(&o.output, "output", "o", "", "write to this file (atomically) instead of standard output")
 	completeWith(cmd, "lang", fixed("py", "ps"))
@@ -190,10 +190,32 @@ func (o *scriptFlags) checkScript() error {
 		return usagef("--lang %q: want py (Python 3) or ps (PowerShell)", o.lang)
 	case o.perRange < 2:
 		return usagef("--ports-per-range %d: want at least 2 (the first and the last port of a range)", o.perRange)
+	case o.perRange > emit.MaxPortsPerRange:
+		return usagef("--ports-per-range %d: at most %d: each sampled port is a socket the listener holds open, "+
+			"and a process may open only so many (1,024 files by default on Linux)", o.perRange, emit.MaxPortsPerRange)
 	case o.format != "" && o.format != "table" && o.format != "csv" && o.format != "json" && o.format != "markdown":
 		return usagef("--format %q: want table, csv, json or markdown", o.format)
+	case o.duration < 0:
+		return usagef("--duration %v: want 0 (until Ctrl+C) or more", o.duration)
+	case o.timeout < 0 || o.timeout == 0 && o.flagSet("timeout"):
+		return usagef("--timeout %v: want more than 0", o.timeout)
+	}
+	if role, ok := strings.CutPrefix(o.peer, "role:"); ok {
+		if _, err := catalog.Default().Role(role); err != nil {
+			return usagef("--peer %s: %v", o.peer, err)
+		}
+	}
+	for _, t := range o.targets {
+		if _, err := emit.ParseTarget(t); err != nil {
+			return usagef("--%v", err)
+		}
 	}
 	return nil
+}
+
+func (o *scriptFlags) flagSet(name string) bool {
+	f := o.gen.flags.Lookup(name)
+	return f != nil && f.Changed
 }
 
 func scriptRun(o *scriptFlags, kind string) error {
