@@ -136,7 +136,7 @@ func Parse(data []byte) (*Capture, error) {
 		c.Format, read = PSTable, func() error { return parsePSTable(c, lines) }
 	case strings.Contains(lines[first], "requires elevation"):
 		return nil, errorf(first+1, "%q: netstat -b needs an elevated prompt (Run as administrator); netstat -ano does not", strings.TrimSpace(lines[first]))
-	case hasNetstatRows(lines):
+	case isNetstat(lines):
 		c.Format, read = Netstat, func() error { return parseNetstat(c, lines) }
 	default:
 		return nil, errorf(first+1, "not a capture fwgen reads: want netstat -ano, Get-NetTCPConnection or Get-NetUDPEndpoint output (a table, Export-Csv or ConvertTo-Json), TCPView or CurrPorts CSV, or ss -ltnup")

@@ -269,3 +269,19 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyCaptures: a capture of each format that lists no socket, its
+// header alone, reads as that format with no listener and no protocol,
+// which fwgen listening warns about, rather than as an unknown format.
+func TestEmptyCaptures(t *testing.T) {
+	for want, text := range map[string]string{
+		Netstat: "\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n",
+		SS:      "Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n",
+		PSJson:  "[]\n",
+	} {
+		cp, err := Parse([]byte(text))
+		if err != nil || cp.Format != want || len(cp.Listeners) != 0 || len(cp.Protocols) != 0 {
+			t.Errorf("%s with no socket: %+v, %v; want the format, no listener and no protocol", want, cp, err)
+		}
+	}
+}

@@ -6,11 +6,14 @@ import (
 	"strings"
 )
 
-// hasNetstatRows reports whether lines hold netstat's connection rows.
-func hasNetstatRows(lines []string) bool {
+// isNetstat reports whether lines are netstat's: its connection rows, or
+// its English header alone (a netstat that lists no socket, which reads
+// as a capture without listeners rather than an unknown format).
+func isNetstat(lines []string) bool {
 	for _, l := range lines {
 		f := strings.Fields(l)
-		if len(f) >= 3 && (f[0] == "TCP" || f[0] == "UDP") && strings.Contains(f[1], ":") {
+		if len(f) >= 3 && (f[0] == "TCP" || f[0] == "UDP") && strings.Contains(f[1], ":") ||
+			len(f) >= 6 && slices.Equal(f[:6], netstatHeader) {
 			return true
 		}
 	}
