@@ -548,7 +548,10 @@ func suggestRun(o *suggestFlags, path string) error {
 		buf.WriteString("no role has a distinguishing port listening, or half of them: the ports any Windows server may have " +
 			"(135, 137-139, 445, 3389, 5985, 5986) suggest none, and a file server shows no others\n")
 	}
-	if len(cp.Protocols) < 2 {
+	switch len(cp.Protocols) {
+	case 0:
+		buf.WriteString("(the capture lists no TCP or UDP socket: no port counts either way)\n")
+	case 1:
 		fmt.Fprintf(&buf, "(the capture lists %s only: the other protocol's ports count neither way)\n", capturedText(&capture.Report{Captured: cp.Protocols}))
 	}
 	return writeStdout(o.stdout, buf.Bytes())
