@@ -492,3 +492,48 @@ func TestVerifyOptionsRefused(t *testing.T) {
 		t.Errorf("%d ports per range: %v", MaxPortsPerRange, err)
 	}
 }
+
+// TestScriptOptionsRefused: the scripts' own options refuse what they
+// cannot honour, with exit status 2 before opening any socket: a negative
+// (or NaN) listener duration, which listened until Ctrl+C, and a probe
+// timeout that is not more than 0. The PowerShell scripts check the same
+// before they read their data.
+func TestScriptOptionsRefused(t *testing.T) {
+	dc := quickRuleset(t, []string{"dc"}, []string{"10.1.0.1"})
+	o := VerifyOptions{Lang: "ps", PortsPerRange: 3, Duration: time.Minute, Timeout: time.Second, Targets: []string{"10.1.0.1"}}
+	for kind, want := range map[string]string{
+		"listener": "if (-not ($Duration -ge 0)) {\n    [Console]::Error.WriteLine('fwgen listener: -Duration must be 0 (until Ctrl+C) or more')\n    exit 2\n}\n\n$data = ",
+		"probe":    "if (-not ($Timeout -gt 0)) {\n    [Console]::Error.WriteLine('fwgen probe: -Timeout must be more than 0')\n    exit 2\n}\n",
+	} {
+		write := Listener
+		if kind == "probe" {
+			write = Probe
+		}
+		var buf bytes.Buffer
+		if err := write(&buf, dc, "dc", o); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("PowerShell %s: no check %q", kind, want)
+		}
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 not installed")
+	}
+	o.Lang = "py"
+	lpath, ppath := writeScript(t, Listener, dc, o), writeScript(t, Probe, dc, o)
+	for _, args := range [][]string{
+		{lpath, "--duration", "-1"}, {lpath, "--duration", "nan"},
+		{ppath, "--timeout", "0"}, {ppath, "--timeout", "-1"}, {ppath, "--timeout", "nan"},
+	} {
+		// A listener that takes the option listens: stop it soon.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := exec.CommandContext(ctx, "python3", args...).CombinedOutput()
+		cancel()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "must be") ||
+			strings.Contains(string(out), "listening on") {
+			t.Errorf("%s: %v, want exit status 2 and what the option must be:\n%s", strings.Join(args[1:], " "), err, out)
+		}
+	}
+}
