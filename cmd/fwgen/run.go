@@ -132,6 +132,6 @@ Microsoft article that says so (KB 832017 and the articles it leans on).`,
 	cmd.AddCommand(newGenerateCmd(stdout, stderr), newRolesCmd(stdout), newServicesCmd(stdout),
 		newVersionCmd(stdout), newDiffCmd(stdout), newLintCmd(stdout), newPortsCmd(stdout),
 		newExplainCmd(stdout, stderr), newManCmd(stdout), newListenerCmd(stdout, stderr), newProbeCmd(stdout, stderr),
-		newListeningCmd(stdout, stderr), newSuggestCmd(stdout))
+		newListeningCmd(stdout, stderr), newSuggestCmd(stdout, stderr))
 	return cmd
 }

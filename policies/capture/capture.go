@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -23,7 +24,7 @@ type Listener struct {
 	// Addr is the local address; the unspecified address (0.0.0.0, ::)
 	// listens on every address of the host.
 	Addr    netip.Addr
-	Port    uint16 // 1-65535
+	Port    uint16 // 1-65535: the readers leave out port 0, bound to no port yet
 	Process string // "lsass.exe"; empty when the capture does not say
 	PID     int    // 0 when the capture does not say
 	Line    int    // the line of the capture it comes from, from 1
@@ -32,21 +33,59 @@ type Listener struct {
 // Loopback reports whether the listener is reachable from the host only.
 func (l Listener) Loopback() bool { return l.Addr.IsLoopback() }
 
-// Error is a problem of a capture at a line.
+// Error is a problem of a capture at a line and, where the reader knows
+// it, a column.
 type Error struct {
-	Line int // from 1; 0 for the capture as a whole
-	Msg  string
+	Line   int // from 1; 0 for the capture as a whole
+	Column int // from 1, in bytes; 0 when the reader does not know it
+	Msg    string
 }
 
 func (e *Error) Error() string {
-	if e.Line == 0 {
+	switch {
+	case e.Line == 0:
 		return e.Msg
+	case e.Column == 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 	}
-	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
 }
 
 func errorf(line int, format string, args ...any) *Error {
 	return &Error{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Capture is what a capture file holds.
+type Capture struct {
+	Format string // one of the format names below
+	// Listeners are the TCP sockets in the listen state and the bound UDP
+	// endpoints, in the order of the capture.
+	Listeners []Listener
+	// Protocols are the protocols the capture lists sockets of, listening
+	// or not, or whose table or record type it names: "tcp", "udp" or
+	// both, sorted. A protocol not among them was not captured, which
+	// says nothing of what listens on it.
+	Protocols []string
+}
+
+// add records a listener of the capture; one bound to port 0 (no port
+// yet) counts for its protocol only.
+func (c *Capture) add(l Listener) {
+	c.saw(l.Proto)
+	if l.Port != 0 {
+		c.Listeners = append(c.Listeners, l)
+	}
+}
+
+// Captured reports whether the capture lists sockets of proto.
+func (c *Capture) Captured(proto string) bool { return slices.Contains(c.Protocols, proto) }
+
+// saw adds proto to the protocols of the capture.
+func (c *Capture) saw(proto string) {
+	if !c.Captured(proto) {
+		c.Protocols = append(c.Protocols, proto)
+		slices.Sort(c.Protocols)
+	}
 }
 
 // Format names of the captures Parse reads.
@@ -61,55 +100,73 @@ const (
 	maxCaptureLen = 64 << 20
 )
 
-// Parse reads a capture, finding its format, and returns the format and
-// the listeners: TCP sockets in the listen state and UDP endpoints, in the
-// order of the capture. A capture saved as UTF-16 (PowerShell 5's ">")
-// reads too. It returns an *Error with the line of the first problem: a
-// line cut short, a header in another language, a format it does not know.
-func Parse(data []byte) (format string, ls []Listener, err error) {
+// Parse reads a capture, finding its format. A capture saved as UTF-16
+// with a byte order mark (PowerShell 5's ">") reads too. It returns an
+// *Error with the line of the first problem: a line cut short, a header
+// in another language, a table too narrow for its cells, records that do
+// not say whether they are TCP or UDP, a format it does not know.
+func Parse(data []byte) (*Capture, error) {
 	if len(data) > maxCaptureLen {
-		return "", nil, errorf(0, "%d bytes: a capture has at most %d MiB", len(data), maxCaptureLen>>20)
+		return nil, errorf(0, "%d bytes: a capture has at most %d MiB", len(data), maxCaptureLen>>20)
 	}
 	text, err := decodeText(data)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	first := firstLine(lines)
 	trimmed := strings.TrimSpace(text)
+	c := &Capture{}
+	var read func() error
 	switch {
 	case trimmed == "":
-		return "", nil, errorf(0, "empty: nothing to read")
+		return nil, errorf(0, "empty: nothing to read")
 	case strings.HasPrefix(trimmed, "[") || strings.HasPrefix(trimmed, "{"):
-		ls, err = parsePSJson(trimmed)
-		return PSJson, ls, err
-	case first >= 0 && (strings.HasPrefix(lines[first], "#TYPE") || strings.Contains(lines[first], `"LocalPort"`) ||
-		strings.HasPrefix(lines[first], "LocalAddress,") || strings.Contains(lines[first], `"LocalAddress"`)):
-		ls, err = parsePSCsv(lines)
-		return PSCsv, ls, err
-	case first >= 0 && strings.Contains(lines[first], "Local Port Name"):
-		ls, err = parseToolCsv(lines, currPortsColumns)
-		return CurrPorts, ls, err
-	case first >= 0 && strings.Contains(lines[first], "Process Name") && strings.Contains(lines[first], "Local Port"):
-		ls, err = parseToolCsv(lines, tcpViewColumns)
-		return TCPView, ls, err
-	case first >= 0 && (strings.HasPrefix(lines[first], "Netid") || strings.HasPrefix(strings.Fields(lines[first])[0], "State") &&
-		strings.Contains(lines[first], "Local Address:Port")):
-		ls, err = parseSS(lines)
-		return SS, ls, err
-	case first >= 0 && strings.HasPrefix(strings.TrimSpace(lines[first]), "LocalAddress"):
-		ls, err = parsePSTable(lines)
-		return PSTable, ls, err
+		c.Format, read = PSJson, func() error { return parsePSJson(c, text) }
+	case isPSCsv(lines[first]):
+		c.Format, read = PSCsv, func() error { return parsePSCsv(c, lines) }
+	case strings.Contains(lines[first], "Local Port Name"):
+		c.Format, read = CurrPorts, func() error { return parseToolCsv(c, lines, currPortsColumns) }
+	case strings.Contains(lines[first], "Process Name") && strings.Contains(lines[first], "Local Port"):
+		c.Format, read = TCPView, func() error { return parseToolCsv(c, lines, tcpViewColumns) }
+	case strings.HasPrefix(lines[first], "Netid") || strings.HasPrefix(strings.Fields(lines[first])[0], "State") &&
+		strings.Contains(lines[first], "Local Address:Port"):
+		c.Format, read = SS, func() error { return parseSS(c, lines) }
+	case strings.HasPrefix(strings.TrimSpace(lines[first]), "LocalAddress"):
+		c.Format, read = PSTable, func() error { return parsePSTable(c, lines) }
+	case strings.Contains(lines[first], "requires elevation"):
+		return nil, errorf(first+1, "%q: netstat -b needs an elevated prompt (Run as administrator); netstat -ano does not", strings.TrimSpace(lines[first]))
+	case isNetstat(lines):
+		c.Format, read = Netstat, func() error { return parseNetstat(c, lines) }
+	default:
+		return nil, errorf(first+1, "not a capture fwgen reads: want netstat -ano, Get-NetTCPConnection or Get-NetUDPEndpoint output (a table, Export-Csv or ConvertTo-Json), TCPView or CurrPorts CSV, or ss -ltnup")
 	}
-	if hasNetstatRows(lines) {
-		ls, err = parseNetstat(lines)
-		return Netstat, ls, err
+	if err := read(); err != nil {
+		return nil, err
 	}
-	return "", nil, errorf(first+1, "not a capture fwgen reads: want netstat -ano, Get-NetTCPConnection or Get-NetUDPEndpoint output (a table, Export-Csv or ConvertTo-Json), TCPView or CurrPorts CSV, or ss -ltnup")
+	return c, nil
+}
+
+// isPSCsv reports whether the first line of a capture starts
+// Export-Csv's output of Get-NetTCPConnection or Get-NetUDPEndpoint: its
+// #TYPE line (Windows PowerShell), or a header with a LocalPort column,
+// quoted or not (PowerShell 7 leaves out the #TYPE line, and quotes only
+// where needed with -UseQuotes AsNeeded).
+func isPSCsv(first string) bool {
+	if strings.HasPrefix(first, "#TYPE") {
+		return true
+	}
+	for _, f := range strings.Split(first, ",") {
+		if strings.Trim(strings.TrimSpace(f), `"`) == "LocalPort" {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeText returns data as text: UTF-8, with or without a byte order
-// mark, or UTF-16 with one.
+// mark, or UTF-16 with one. UTF-16 without a byte order mark is an error
+// that says so, as is other binary data.
 func decodeText(data []byte) (string, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}):
@@ -126,10 +183,36 @@ func decodeText(data []byte) (string, error) {
 		}
 		return string(utf16.Decode(u)), nil
 	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		if looksUTF16(data) {
+			return "", errorf(0, "UTF-16 without a byte order mark (a NUL byte beside each character): "+
+				"save the capture as UTF-8 (Out-File -Encoding utf8) or as UTF-16 with its mark (Out-File -Encoding unicode)")
+		}
+		return "", errorf(0, "not text (NUL bytes): save the capture as UTF-8 or UTF-16")
+	}
 	if !utf8.Valid(data) {
 		return "", errorf(0, "not text: save the capture as UTF-8 or UTF-16")
 	}
 	return string(data), nil
+}
+
+// looksUTF16 reports whether data reads as UTF-16 text of the ASCII
+// range: in its first bytes, every second byte (the high one) is NUL.
+func looksUTF16(data []byte) bool {
+	n := min(len(data), 512) &^ 1
+	if n < 4 {
+		return false
+	}
+	even, odd := 0, 0
+	for i := 0; i < n; i += 2 {
+		if data[i] == 0 {
+			even++
+		}
+		if data[i+1] == 0 {
+			odd++
+		}
+	}
+	return max(even, odd) >= n/2*9/10 && min(even, odd) == 0
 }
 
 // firstLine is the index of the first line that is not empty, or -1.
@@ -180,7 +263,9 @@ func parseAddr(s string) (netip.Addr, bool) {
 	return a.Unmap(), err == nil
 }
 
+// parsePort reads a port number from 0 to 65535. Port 0 is a socket
+// bound to no port yet; the readers leave it out.
 func parsePort(s string) (uint16, bool) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
-	return uint16(n), err == nil && n > 0 && n <= 65535
+	return uint16(n), err == nil && n >= 0 && n <= 65535
 }

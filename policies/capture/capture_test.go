@@ -3,8 +3,11 @@ package capture
 import (
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,10 +52,10 @@ func TestCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			format, ls, err := Parse(data)
+			cp, err := Parse(data)
 			if strings.HasPrefix(name, "broken-") {
 				if err == nil {
-					t.Fatalf("read as %s with %d listeners, want an error", format, len(ls))
+					t.Fatalf("read as %s with %d listeners, want an error", cp.Format, len(cp.Listeners))
 				}
 				checkGolden(t, f+".err", []byte(err.Error()+"\n"))
 				return
@@ -68,7 +71,7 @@ func TestCaptures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := Check(format, ls, &rs.Groups[0], catalog.Default())
+			r := Check(cp, &rs.Groups[0], catalog.Default())
 			b, err := json.MarshalIndent(r, "", "  ")
 			if err != nil {
 				t.Fatal(err)
@@ -102,28 +105,33 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // processes the format names.
 func TestParseFormats(t *testing.T) {
 	for file, want := range map[string]string{
-		"dc-netstat-ano.txt":                Netstat,
-		"fileserver-netstat-anob.txt":       Netstat,
-		"hyperv-get-nettcpconnection.txt":   PSTable,
-		"fileserver-get-netudpendpoint.csv": PSCsv,
-		"dc-get-nettcpconnection.json":      PSJson,
-		"fileserver-tcpview.csv":            TCPView,
-		"hyperv-currports.csv":              CurrPorts,
-		"linux-ss-ltnup.txt":                SS,
+		"dc-netstat-ano.txt":                    Netstat,
+		"fileserver-netstat-anob.txt":           Netstat,
+		"hyperv-get-nettcpconnection.txt":       PSTable,
+		"fileserver-get-netudpendpoint.csv":     PSCsv,
+		"dc-get-nettcpconnection.json":          PSJson,
+		"fileserver-tcpview.csv":                TCPView,
+		"hyperv-currports.csv":                  CurrPorts,
+		"linux-ss-ltnup.txt":                    SS,
+		"dc-ss-lunp-listener.txt":               SS,
+		"dc-netstat-anot-offload.txt":           Netstat,
+		"dc-get-nettcpconnection-ps7.csv":       PSCsv,
+		"dc-get-netendpoints-ps51-wrapper.json": PSJson,
+		"dc-tcpview-netstat-states.csv":         TCPView,
 	} {
 		data, err := os.ReadFile(filepath.Join(capturesDir, file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		format, ls, err := Parse(data)
-		if err != nil || format != want || len(ls) == 0 {
-			t.Errorf("%s: %s, %d listeners, %v; want %s", file, format, len(ls), err, want)
+		cp, err := Parse(data)
+		if err != nil || cp.Format != want || len(cp.Listeners) == 0 {
+			t.Errorf("%s: %+v, %v; want %s", file, cp, err, want)
 		}
 	}
 	data, _ := os.ReadFile(filepath.Join(capturesDir, "fileserver-netstat-anob.txt"))
-	_, ls, _ := Parse(data)
+	cp, _ := Parse(data)
 	procs := map[uint16]string{}
-	for _, l := range ls {
+	for _, l := range cp.Listeners {
 		procs[l.Port] = l.Process
 	}
 	if procs[135] != "svchost.exe" || procs[49669] != "lsass.exe" || procs[445] != "" {
@@ -131,28 +139,149 @@ func TestParseFormats(t *testing.T) {
 	}
 }
 
+// TestProtocols: a capture lists the protocols it holds sockets of,
+// whether any listens or not, and no other; ss without a Netid column
+// tells them by the state, PowerShell's records by their columns or CIM
+// class.
+func TestProtocols(t *testing.T) {
+	for file, want := range map[string]string{
+		"dc-netstat-ano.txt":                    "tcp udp",
+		"dc-get-nettcpconnection.json":          "tcp",
+		"fileserver-get-netudpendpoint.csv":     "udp",
+		"dc-ss-lunp-listener.txt":               "udp",
+		"dc-get-netudpendpoint-ps7.csv":         "udp",
+		"dc-get-netendpoints-ps51-wrapper.json": "tcp udp",
+		"hyperv-get-nettcpconnection.txt":       "tcp udp",
+	} {
+		cp := parseFile(t, file)
+		if got := strings.Join(cp.Protocols, " "); got != want {
+			t.Errorf("%s: protocols %q, want %q", file, got, want)
+		}
+		for _, l := range cp.Listeners {
+			if l.Port == 0 {
+				t.Errorf("%s:%d: a listener on port 0", file, l.Line)
+			}
+		}
+	}
+}
+
+// TestEphemeral: a DNS server's socket pool and client sockets in the
+// dynamic range fail no check; they are counted by process.
+func TestEphemeral(t *testing.T) {
+	r := Check(parseFile(t, "dc-netstat-dns-socket-pool.txt"), &resolve(t, "dc").Groups[0], catalog.Default())
+	if !r.OK() || len(r.Ephemeral) != 2 || r.Ephemeral[0].Count != 40 || r.Ephemeral[0].PIDs[0] != 2168 || r.Ephemeral[1].Count != 2 {
+		t.Errorf("uncovered %+v, ephemeral %+v; want none, and 40 endpoints of PID 2168 and 2 of 1204", r.Uncovered, r.Ephemeral)
+	}
+	// On servers of 2003, the dynamic range is 1025-5000: 49152 and up
+	// are no client sockets there.
+	old := policies.Quick{Roles: []string{"dc"}, OS: []string{"2003"}}.Policy()
+	rs, err := policies.Resolve(old, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := Check(parseFile(t, "dc-netstat-dns-socket-pool.txt"), &rs.Groups[0], catalog.Default()); len(r.Ephemeral) != 0 {
+		t.Errorf("2003: ephemeral %+v, want none", r.Ephemeral)
+	}
+}
+
+// TestNotCaptured: a TCP-only capture says nothing of the UDP rules.
+func TestNotCaptured(t *testing.T) {
+	r := Check(parseFile(t, "dc-get-nettcpconnection.json"), &resolve(t, "dc").Groups[0], catalog.Default())
+	for _, i := range r.Idle {
+		if i.Proto == "udp" {
+			t.Errorf("udp %s counts as nothing listening in a TCP-only capture", i.Ports)
+		}
+	}
+	if len(r.NotCaptured) == 0 || r.NotCaptured[0].Proto != "udp" {
+		t.Errorf("not captured: %+v, want the UDP rules", r.NotCaptured)
+	}
+}
+
+// TestScenarioHint: a NetBIOS port on a DC without the netbios scenario
+// names the scenario, not the catalog's usual services.
+func TestScenarioHint(t *testing.T) {
+	r := Check(parseFile(t, "dc-netstat-ano.txt"), &resolve(t, "dc").Groups[0], catalog.Default())
+	for _, p := range r.Uncovered {
+		if p.Proto == "tcp" && p.Port == 139 && (len(p.Scenarios) != 1 || !strings.HasPrefix(p.Scenarios[0], "netbios ") || p.Usual != nil) {
+			t.Errorf("tcp/139: scenarios %q, usual %q; want the netbios scenario alone", p.Scenarios, p.Usual)
+		}
+		if slices.ContainsFunc(p.Usual, func(s string) bool { return strings.HasPrefix(s, "isa-tmg") }) {
+			t.Errorf("%s/%d: usually ISA Server, whose range holds every high port", p.Proto, p.Port)
+		}
+	}
+}
+
+func parseFile(t *testing.T, name string) *Capture {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(capturesDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return cp
+}
+
+func resolve(t *testing.T, roles ...string) *policies.Ruleset {
+	t.Helper()
+	rs, err := policies.Resolve(policies.Quick{Roles: roles, OS: []string{"2016"}}.Policy(), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
 // TestSuggest: a Hyper-V cluster node's capture suggests cluster-node and
-// hyperv-host, each with the ports it explains; a NetBIOS port alone
-// suggests nothing.
+// hyperv-host, each with the ports it explains; a DC's, the DC alone,
+// though it listens on Remote Desktop and WinRM; a TCP-only capture does
+// not count the UDP ports as missing; the ports every server may have
+// suggest nothing, nor does NetBIOS alone.
 func TestSuggest(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(capturesDir, "hyperv-currports.csv"))
+	ss, err := Suggest(parseFile(t, "hyperv-currports.csv"), []string{"2022"}, catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ls, err := Parse(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss, err := Suggest(ls, []string{"2022"}, catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ss) < 2 || ss[0].Role != "cluster-node" || ss[1].Role != "hyperv-host" ||
+	if len(ss) != 2 || ss[0].Role != "cluster-node" || ss[1].Role != "hyperv-host" ||
 		strings.Join(ss[1].Explains, " ") != "2179/tcp 6600/tcp" {
-		t.Errorf("suggestions: %+v", ss)
+		t.Errorf("Hyper-V node: %+v", ss)
 	}
-	only137 := []Listener{{Proto: "udp", Port: 137, Addr: ls[0].Addr}}
-	if ss, _ := Suggest(only137, []string{"2016"}, catalog.Default()); len(ss) != 0 {
-		t.Errorf("NetBIOS alone suggests %+v", ss)
+	for _, file := range []string{"dc-netstat-ano.txt", "dc-get-nettcpconnection.json"} {
+		ss, err := Suggest(parseFile(t, file), []string{"2016"}, catalog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) != 1 || ss[0].Role != "dc" || len(ss[0].Missing) != 0 {
+			t.Errorf("%s: %+v, want dc alone with nothing missing", file, ss)
+		}
+	}
+	any := netip.IPv4Unspecified()
+	var common []Listener
+	for _, k := range commonPorts {
+		port, proto, _ := strings.Cut(k, "/")
+		n, _ := strconv.Atoi(port)
+		common = append(common, Listener{Proto: proto, Port: uint16(n), Addr: any})
+	}
+	for name, ls := range map[string][]Listener{"common ports": common, "NetBIOS": {{Proto: "udp", Port: 137, Addr: any}}} {
+		if ss, _ := Suggest(&Capture{Listeners: ls, Protocols: []string{"tcp", "udp"}}, []string{"2016"}, catalog.Default()); len(ss) != 0 {
+			t.Errorf("%s suggest %+v", name, ss)
+		}
+	}
+}
+
+// TestEmptyCaptures: a capture of each format that lists no socket, its
+// header alone, reads as that format with no listener and no protocol,
+// which fwgen listening warns about, rather than as an unknown format.
+func TestEmptyCaptures(t *testing.T) {
+	for want, text := range map[string]string{
+		Netstat: "\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n",
+		SS:      "Netid State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n",
+		PSJson:  "[]\n",
+	} {
+		cp, err := Parse([]byte(text))
+		if err != nil || cp.Format != want || len(cp.Listeners) != 0 || len(cp.Protocols) != 0 {
+			t.Errorf("%s with no socket: %+v, %v; want the format, no listener and no protocol", want, cp, err)
+		}
 	}
 }
