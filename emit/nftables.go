@@ -55,7 +55,8 @@ func nftBuild(rs *policies.Ruleset, opts Options) (*nftData, error) {
 		return nil, err
 	}
 	d := &nftData{Header: linuxHeader(rs, chain, dests), Table: table, Chain: chain, Policy: "accept"}
-	b := &nftBuilder{d: d, names: map[string]string{}, sources: map[nftSourceKey]string{}, byElements: map[string]string{}}
+	b := &nftBuilder{d: d, names: map[string]string{}, sources: map[nftSourceKey]string{}, byElements: map[string]string{},
+		portSets: map[policies.Proto]int{}}
 	scoped := scopedDeny(rs, opts, chain)
 	if opts.DefaultDeny && scoped && chain == chainInput {
 		d.Header = append(d.Header, siteFileDenyNote...)
@@ -125,14 +126,14 @@ func icmpTypeList(p policies.Proto, types []int) string {
 
 // nftBuilder collects the named sets and the rules of the groups.
 type nftBuilder struct {
-	d      *nftData
-	names  map[string]string // set name or group prefix → what it holds
-	prefix string            // set name prefix of the current group
+	d     *nftData
+	names map[string]string // set name or group prefix → what it holds
 	// sources holds the named set of each source set and family, so that
 	// every rule that admits, say, the members of role dc refers to one
 	// set, written once.
 	sources    map[nftSourceKey]string
-	byElements map[string]string // "type elements" → @name of a source set
+	byElements map[string]string // "type elements" → @name of a source or port set
+	portSets   map[policies.Proto]int
 }
 
 type nftSourceKey struct {
@@ -143,16 +144,13 @@ type nftSourceKey struct {
 // group adds a group's rules: one per scope rule and address family, or
 // one for both families when the rule names no address.
 func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.Prefix) error {
-	b.prefix = b.unique(nftIdent(g.Name))
-	protoSets := map[policies.Proto]int{}
 	for _, r := range g.ByScope() {
 		if err := linuxCheckPorts(g, r); err != nil {
 			return err
 		}
 		var ports string
 		if r.Proto.HasPorts() {
-			protoSets[r.Proto]++
-			ports = b.set(fmt.Sprintf("%s_%s_%d", b.prefix, r.Proto, protoSets[r.Proto]), "inet_service", portElements(r.Ports))
+			ports = b.portSet(r.Proto, portElements(r.Ports))
 		}
 		dests := ruleDests(r, chain, groupDests)
 		fams := ruleFamilies(r, dests)
@@ -161,7 +159,7 @@ func (b *nftBuilder) group(g *policies.Group, chain string, groupDests []netip.P
 		}
 		note := []string{linuxNote(r)}
 		for _, f := range fams {
-			text := b.sourceMatch(f) + b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests)
+			text := b.sourceMatch(f) + inlineAddrMatch(f.Family, "daddr", f.Dests)
 			if text == "" && r.Family != 0 && r.ICMPType == nil {
 				text = map[int]string{4: "meta nfproto ipv4 ", 6: "meta nfproto ipv6 "}[r.Family]
 			}
@@ -243,7 +241,7 @@ func linuxCheckPorts(g *policies.Group, r policies.ScopeRule) error {
 func (b *nftBuilder) drops(g *policies.Group, dests []netip.Prefix) []nftRule {
 	var out []nftRule
 	for _, f := range splitFamilies(0, nil, dests) {
-		out = append(out, nftRule{Text: b.addrMatch(f.Family, "daddr", b.prefix+"_dst", f.Dests) +
+		out = append(out, nftRule{Text: inlineAddrMatch(f.Family, "daddr", f.Dests) +
 			"drop comment " + nftString("default deny: host group "+g.Name)})
 	}
 	if len(out) > 0 {
@@ -263,6 +261,44 @@ func (b *nftBuilder) addrMatch(f family, field, name string, ps []netip.Prefix) 
 	return fmt.Sprintf("%s %s %s ", proto, field, set)
 }
 
+// portSet returns a rule's ports: a single port or range as it is, a list
+// through a named set of those ports, shared by every group's rules that
+// open the same ones ("tcp_2"), as the groups of a role mostly do.
+func (b *nftBuilder) portSet(proto policies.Proto, elements string) string {
+	if !strings.Contains(elements, ",") {
+		return elements
+	}
+	key := "inet_service " + elements
+	if ref, ok := b.byElements[key]; ok {
+		return ref
+	}
+	b.portSets[proto]++
+	ref := b.set(fmt.Sprintf("%s_%d", proto, b.portSets[proto]), "inet_service", elements)
+	b.byElements[key] = ref
+	return ref
+}
+
+// inlineAddrMatch matches a family's addresses written in the rule, as an
+// anonymous set when there are several, or returns "" for any address.
+// A group's servers are written in its rules: tens of thousands of named
+// sets, which the kernel looks up by name one by one, would make loading
+// a site's file take minutes.
+func inlineAddrMatch(f family, field string, ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	_, proto := nftAddrType(f)
+	return fmt.Sprintf("%s %s %s ", proto, field, nftInline(nftElements(ps)))
+}
+
+// nftInline writes elements as a single value, or as an anonymous set.
+func nftInline(elements string) string {
+	if !strings.Contains(elements, ",") {
+		return elements
+	}
+	return "{ " + elements + " }"
+}
+
 // set declares a named set and returns its reference, "@name". A set
 // asked for again with the same elements is shared; a name taken by other
 // elements gets a number, so that no rule ever matches another's set.
@@ -276,16 +312,6 @@ func (b *nftBuilder) set(name, typ, elements string) string {
 		b.d.Sets = append(b.d.Sets, nftSet{Name: name, Type: typ, Elements: elements})
 	}
 	return "@" + name
-}
-
-// unique returns name, or name with a number when a group took it before.
-func (b *nftBuilder) unique(name string) string {
-	n := name
-	for i := 2; b.names[n] != ""; i++ {
-		n = fmt.Sprintf("%s-%d", name, i)
-	}
-	b.names[n] = "group"
-	return n
 }
 
 // nftProtoMatch matches the protocol, ports or ICMP type of a rule.
@@ -315,16 +341,6 @@ func nftPrefix(p netip.Prefix) string {
 		return p.Addr().String()
 	}
 	return p.String()
-}
-
-// nftIdent makes a group name into the start of a set name: the group's
-// slug, beginning with a letter as an nft identifier must.
-func nftIdent(name string) string {
-	s := slug(name, 24)
-	if s == "" || s[0] < 'a' {
-		s = "g-" + s
-	}
-	return strings.TrimSuffix(s, "-")
 }
 
 // nftString quotes s for nft: a quoted string cannot escape a double quote,
