@@ -1,0 +1,81 @@
+package main
+
+import (
+	"maps"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// fileSet is what generate -o writes: files rendered on demand, in units
+// (a host group's files in every format) that render independently of
+// each other, so that a run renders them on every core and holds a few
+// files in memory at a time, never the whole site.
+type fileSet interface {
+	// names lists every file of the set.
+	names() []string
+	// units is the number of units.
+	units() int
+	// renderUnit renders the files of unit i, handing each to put as it
+	// is done; it stops at the first error, put's or its own.
+	renderUnit(i int, put func(name string, data []byte) error) error
+	// render renders one file alone.
+	render(name string) ([]byte, error)
+}
+
+// renderFiles renders every unit of files on runtime.GOMAXPROCS workers,
+// handing each file to put, which is called from any of them. Once a unit
+// fails, the units after it are skipped and the units before it still
+// run, so that the error returned is always that of the first unit that
+// fails, whatever the timing.
+func renderFiles(files fileSet, put func(name string, data []byte) error) error {
+	n := files.units()
+	errs := make([]error, n)
+	var next atomic.Int64
+	var firstFailed atomic.Int64
+	firstFailed.Store(int64(n))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= firstFailed.Load() {
+					return // past a unit that failed: its error comes first
+				}
+				if err := files.renderUnit(int(i), put); err != nil {
+					errs[i] = err
+					for {
+						f := firstFailed.Load()
+						if i >= f || firstFailed.CompareAndSwap(f, i) {
+							break
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memFiles is a fileSet of files already in memory, a file a unit.
+type memFiles map[string][]byte
+
+func (m memFiles) names() []string { return slices.Collect(maps.Keys(m)) }
+
+func (m memFiles) units() int { return len(m) }
+
+func (m memFiles) renderUnit(i int, put func(string, []byte) error) error {
+	name := slices.Sorted(maps.Keys(m))[i]
+	return put(name, m[name])
+}
+
+func (m memFiles) render(name string) ([]byte, error) { return m[name], nil }
