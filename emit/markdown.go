@@ -43,7 +43,7 @@ func emitMarkdown(w io.Writer, rs *policies.Ruleset, _ Options) error {
 		}
 		d.Groups = append(d.Groups, mdGroupOf(rs, g))
 	}
-	return render(w, "markdown.tmpl", nil, d)
+	return render(w, "markdown.tmpl", d)
 }
 
 func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {

@@ -269,7 +269,7 @@ func verifyRender(w io.Writer, rs *policies.Ruleset, group string, o VerifyOptio
 			s.Header = append(s.Header, psComment(h))
 		}
 	}
-	return render(w, kind+"-"+o.Lang+".tmpl", nil, s)
+	return render(w, kind+"-"+o.Lang+".tmpl", s)
 }
 
 // verifyHeader says what the script checks and where the list comes from.
