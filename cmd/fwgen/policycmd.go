@@ -265,13 +265,21 @@ func (s *siteFiles) names() []string { return slices.Collect(maps.Keys(s.file)) 
 // units are the host groups, in the policy's order, and the site's CSV.
 func (s *siteFiles) units() int { return len(s.rs.Groups) + 1 }
 
-func (s *siteFiles) renderUnit(i int, put func(string, []byte) error) error {
+func (s *siteFiles) renderUnit(i int, put putFunc) error {
 	if i == len(s.rs.Groups) {
-		out, err := s.renderFile(siteFile{i, -1}, nil)
+		// The site's CSV, which grows with the square of the groups,
+		// goes straight to the file.
+		csv, _ := emit.Lookup("csv")
+		opts, err := s.o.emitOptions()
 		if err != nil {
 			return err
 		}
-		return put(siteCSV, out)
+		return put(siteCSV, func(w io.Writer) error {
+			if err := csv.Emitter.Emit(w, s.rs, opts); err != nil {
+				return usageError{fmt.Errorf("--emit %s: %w", csv.Name, err)}
+			}
+			return nil
+		})
 	}
 	g := s.rs.Groups[i].Name
 	var views [2]*policies.Ruleset // without, with the groups that share addresses
@@ -280,7 +288,7 @@ func (s *siteFiles) renderUnit(i int, put func(string, []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := put(g+"."+f.Ext, out); err != nil {
+		if err := put(g+"."+f.Ext, writeBytes(out)); err != nil {
 			return err
 		}
 	}

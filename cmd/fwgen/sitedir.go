@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -280,18 +281,21 @@ func (d *siteDir) commit() (removed []string, err error) {
 		return nil, ioError{err}
 	}
 	defer os.RemoveAll(staging)
+	// Where the file system flushes in one call, the staged files are
+	// not flushed one by one.
+	oneSync := runtime.GOOS == "linux"
 	var mu sync.Mutex
 	sums := map[string]string{}
-	put := func(name string, data []byte) error {
+	put := func(name string, write func(io.Writer) error) error {
 		if interrupted() {
 			return errInterrupted
 		}
-		if err := stage(filepath.Join(staging, name), filepath.Join(d.dir, name), data); err != nil {
-			return ioError{err}
+		sum, err := stage(filepath.Join(staging, name), filepath.Join(d.dir, name), write, !oneSync)
+		if err != nil {
+			return err
 		}
-		sum := sha256.Sum256(data)
 		mu.Lock()
-		sums[name] = hex.EncodeToString(sum[:])
+		sums[name] = sum
 		mu.Unlock()
 		return nil
 	}
@@ -308,8 +312,16 @@ func (d *siteDir) commit() (removed []string, err error) {
 	if interrupted() {
 		return nil, errInterrupted
 	}
-	if err := stage(filepath.Join(staging, manifestName), filepath.Join(d.dir, manifestName), d.manifest(sums)); err != nil {
-		return nil, ioError{err}
+	if _, err := stage(filepath.Join(staging, manifestName), filepath.Join(d.dir, manifestName), writeBytes(d.manifest(sums)), !oneSync); err != nil {
+		return nil, err
+	}
+	// Every staged file is on disk before any takes its place.
+	if oneSync && !syncAll(staging) {
+		for _, n := range names {
+			if err := syncFile(filepath.Join(staging, n)); err != nil {
+				return nil, ioError{fmt.Errorf("%s: %w", filepath.Join(d.dir, n), err)}
+			}
+		}
 	}
 	t := &swap{dir: d.dir, aside: filepath.Join(staging, "aside")}
 	if err := os.Mkdir(t.aside, 0o700); err != nil {
@@ -366,21 +378,76 @@ func makeDir(dir string) (unmake func(), err error) {
 var afterSwap func(name string)
 
 // stage writes a file of the plan into the staging directory, with the
-// mode and owner of the file it will replace, or 0666 less the umask.
-func stage(path, target string, data []byte) error {
+// mode and owner of the file it will replace, or 0666 less the umask, and
+// returns its SHA-256, taken as it is written, as sha256sum prints it;
+// with flush, it is on disk when stage returns. An error writing is an
+// ioError; write's own is returned as it is.
+func stage(path, target string, write func(io.Writer) error, flush bool) (string, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
-		return err
+		return "", ioError{err}
 	}
 	var perm fs.FileMode
 	if fi, err := os.Stat(target); err == nil {
 		perm = fi.Mode().Perm()
 		keepOwner(f, fi)
 	}
-	if err := writeAll(f, data, perm); err != nil {
-		return fmt.Errorf("%s: %w", target, err)
+	h := sha256.New()
+	fw := &errWriter{w: f}
+	bw := bufio.NewWriterSize(io.MultiWriter(fw, h), 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	return nil
+	if fw.err == nil && err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := fw.err; err != nil {
+		f.Close()
+		return "", ioError{fmt.Errorf("%s: %w", target, err)}
+	}
+	if perm != 0 {
+		err = f.Chmod(perm)
+	}
+	if err == nil && flush {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", ioError{fmt.Errorf("%s: %w", target, err)}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncFile flushes a file to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errWriter keeps the first error of its writer.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 // swap moves files into dir, keeping what they replace aside, and can put

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"maps"
 	"runtime"
 	"slices"
@@ -17,11 +18,24 @@ type fileSet interface {
 	names() []string
 	// units is the number of units.
 	units() int
-	// renderUnit renders the files of unit i, handing each to put as it
-	// is done; it stops at the first error, put's or its own.
-	renderUnit(i int, put func(name string, data []byte) error) error
+	// renderUnit renders the files of unit i, handing each to put as a
+	// function that writes the file (and can be called again); it stops
+	// at the first error, put's or its own.
+	renderUnit(i int, put putFunc) error
 	// render renders one file alone.
 	render(name string) ([]byte, error)
+}
+
+// putFunc takes a file of a fileSet: its name, and a function that
+// writes it to w, which fails with w's error or the render's.
+type putFunc func(name string, write func(w io.Writer) error) error
+
+// writeBytes is a write function of a file rendered already.
+func writeBytes(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
 }
 
 // renderFiles renders every unit of files on runtime.GOMAXPROCS workers,
@@ -29,7 +43,7 @@ type fileSet interface {
 // fails, the units after it are skipped and the units before it still
 // run, so that the error returned is always that of the first unit that
 // fails, whatever the timing.
-func renderFiles(files fileSet, put func(name string, data []byte) error) error {
+func renderFiles(files fileSet, put putFunc) error {
 	n := files.units()
 	errs := make([]error, n)
 	var next atomic.Int64
@@ -73,9 +87,9 @@ func (m memFiles) names() []string { return slices.Collect(maps.Keys(m)) }
 
 func (m memFiles) units() int { return len(m) }
 
-func (m memFiles) renderUnit(i int, put func(string, []byte) error) error {
+func (m memFiles) renderUnit(i int, put putFunc) error {
 	name := slices.Sorted(maps.Keys(m))[i]
-	return put(name, m[name])
+	return put(name, writeBytes(m[name]))
 }
 
 func (m memFiles) render(name string) ([]byte, error) { return m[name], nil }
