@@ -2,9 +2,7 @@ package main
 
 import (
 	"io"
-	"maps"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -79,17 +77,3 @@ func renderFiles(files fileSet, put putFunc) error {
 	}
 	return nil
 }
-
-// memFiles is a fileSet of files already in memory, a file a unit.
-type memFiles map[string][]byte
-
-func (m memFiles) names() []string { return slices.Collect(maps.Keys(m)) }
-
-func (m memFiles) units() int { return len(m) }
-
-func (m memFiles) renderUnit(i int, put putFunc) error {
-	name := slices.Sorted(maps.Keys(m))[i]
-	return put(name, writeBytes(m[name]))
-}
-
-func (m memFiles) render(name string) ([]byte, error) { return m[name], nil }

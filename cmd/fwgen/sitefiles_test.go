@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -168,3 +169,17 @@ func TestSameAs(t *testing.T) {
 		}
 	}
 }
+
+// memFiles is a fileSet of files already in memory, a file a unit.
+type memFiles map[string][]byte
+
+func (m memFiles) names() []string { return slices.Collect(maps.Keys(m)) }
+
+func (m memFiles) units() int { return len(m) }
+
+func (m memFiles) renderUnit(i int, put putFunc) error {
+	name := slices.Sorted(maps.Keys(m))[i]
+	return put(name, writeBytes(m[name]))
+}
+
+func (m memFiles) render(name string) ([]byte, error) { return m[name], nil }
