@@ -1,7 +1,6 @@
 package emit
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -25,9 +24,10 @@ var csvHeader = []string{"group", "role", "service", "service_name", "system_ser
 	"ports", "icmp_type", "sources", "destinations", "peers", "direction", "action", "scenario", "os_condition",
 	"rpc", "labels", "notes", "reference", "program", "windows_service"}
 
+// emitCSV writes straight to w: nothing but w can fail, and a site's
+// matrix can run to gigabytes.
 func emitCSV(w io.Writer, rs *policies.Ruleset, opts Options) error {
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
+	cw := csv.NewWriter(w)
 	_ = cw.Write(csvHeader)
 	for _, g := range rs.Groups {
 		rules := g.ByService()
@@ -43,11 +43,7 @@ func emitCSV(w io.Writer, rs *policies.Ruleset, opts Options) error {
 		}
 	}
 	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return cw.Error()
 }
 
 // csvRow is a by-service rule as a row. Its destinations are the group's

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/fwgen/fwgen/policies"
@@ -130,8 +131,8 @@ func (f EmitFunc) Emit(w io.Writer, rs *policies.Ruleset, opts Options) error { 
 
 // render executes the named template of the templates package into w,
 // through a buffer so that a failed render writes nothing.
-func render(w io.Writer, name string, funcs template.FuncMap, data any) error {
-	t, err := template.New(name).Funcs(funcs).ParseFS(templates.FS, name)
+func render(w io.Writer, name string, data any) error {
+	t, err := parsed(name)
 	if err != nil {
 		return err
 	}
@@ -141,6 +142,31 @@ func render(w io.Writer, name string, funcs template.FuncMap, data any) error {
 	}
 	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// templateCache holds each template of the templates package, parsed on
+// first use: a site renders one per host group and format, on every core
+// (a parsed template executes concurrently).
+var templateCache struct {
+	sync.Mutex
+	byName map[string]*template.Template
+}
+
+func parsed(name string) (*template.Template, error) {
+	templateCache.Lock()
+	defer templateCache.Unlock()
+	if t, ok := templateCache.byName[name]; ok {
+		return t, nil
+	}
+	t, err := template.New(name).ParseFS(templates.FS, name)
+	if err != nil {
+		return nil, err
+	}
+	if templateCache.byName == nil {
+		templateCache.byName = map[string]*template.Template{}
+	}
+	templateCache.byName[name] = t
+	return t, nil
 }
 
 // PortList formats merged ranges as "53,88,3268-3269".

@@ -88,7 +88,7 @@ func iptEmitter(f family) EmitFunc {
 		if err != nil {
 			return err
 		}
-		return render(w, "iptables.tmpl", nil, d)
+		return render(w, "iptables.tmpl", d)
 	}
 }
 

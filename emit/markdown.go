@@ -43,7 +43,7 @@ func emitMarkdown(w io.Writer, rs *policies.Ruleset, _ Options) error {
 		}
 		d.Groups = append(d.Groups, mdGroupOf(rs, g))
 	}
-	return render(w, "markdown.tmpl", nil, d)
+	return render(w, "markdown.tmpl", d)
 }
 
 func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
@@ -97,15 +97,21 @@ func emitDOT(w io.Writer, rs *policies.Ruleset, _ Options) error {
 func MarkdownText(s string) string { return mdText(s) }
 
 func mdText(s string) string {
+	if printableASCII(s) && !strings.ContainsAny(s, mdSpecial) {
+		return s
+	}
 	var b strings.Builder
 	for _, r := range oneLine(s) {
-		if strings.ContainsRune("\\`*_[]<>|#!~&$", r) {
+		if strings.ContainsRune(mdSpecial, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
 }
+
+// mdSpecial are the characters mdText escapes.
+const mdSpecial = "\\`*_[]<>|#!~&$"
 
 // mdCell is mdText for a table cell, "-" when empty.
 func mdCell(s string) string {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/fwgen/fwgen/policies"
 )
@@ -55,7 +54,7 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 		}
 	}
 	var buf bytes.Buffer
-	if err := render(&buf, "netsh.tmpl", template.FuncMap{}, data); err != nil {
+	if err := render(&buf, "netsh.tmpl", data); err != nil {
 		return err
 	}
 	// cmd needs CRLF: with bare LF it can miss labels that goto looks for.

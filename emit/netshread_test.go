@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -75,7 +74,7 @@ func netshShape(lines []string) []string {
 func netshTemplateShape() ([]string, error) {
 	var buf bytes.Buffer
 	data := netshScript{Header: []string{"header"}, Names: []string{`"name"`}, Add: []string{"name=x"}}
-	if err := render(&buf, "netsh.tmpl", template.FuncMap{}, data); err != nil {
+	if err := render(&buf, "netsh.tmpl", data); err != nil {
 		return nil, err
 	}
 	return netshShape(strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")), nil

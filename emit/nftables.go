@@ -41,7 +41,7 @@ func emitNftables(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	if err != nil {
 		return err
 	}
-	return render(w, "nftables.tmpl", nil, d)
+	return render(w, "nftables.tmpl", d)
 }
 
 // nftBuild computes the sets and rules of a Ruleset.

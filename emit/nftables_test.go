@@ -168,7 +168,7 @@ func TestNftSetNames(t *testing.T) {
 
 func renderNft(t *testing.T, d *nftData) string {
 	var b strings.Builder
-	if err := render(&b, "nftables.tmpl", nil, d); err != nil {
+	if err := render(&b, "nftables.tmpl", d); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

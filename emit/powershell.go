@@ -4,7 +4,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/fwgen/fwgen/policies"
 )
@@ -55,7 +54,7 @@ func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	for _, r := range s.Rules {
 		data.Rules = append(data.Rules, psRuleOf(r))
 	}
-	return render(w, "powershell.tmpl", template.FuncMap{}, data)
+	return render(w, "powershell.tmpl", data)
 }
 
 func psRuleOf(r winRule) psRule {

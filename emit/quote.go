@@ -13,12 +13,25 @@ import (
 // space. A name or description that spans lines could end a comment or a
 // command in the scripts.
 func oneLine(s string) string {
+	if printableASCII(s) {
+		return s // nearly every name and description: nothing to replace
+	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp) {
 			return ' '
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// printableASCII reports whether s is printable ASCII only.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // asciiOnly replaces every character outside printable ASCII with '?'.
@@ -43,6 +56,9 @@ func asciiOnly(s string) string {
 // U+201B; 0x91 and 0x92 in Windows-1252), and a raw quote of that kind would
 // end the string. Control characters become spaces (see oneLine).
 func psQuote(s string) string {
+	if printableASCII(s) && !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
 	s = oneLine(s)
 	var parts []string
 	var lit strings.Builder

@@ -342,7 +342,7 @@ func verifyRender(w io.Writer, rs *policies.Ruleset, group string, o VerifyOptio
 			s.Header = append(s.Header, psComment(h))
 		}
 	}
-	return render(w, kind+"-"+o.Lang+".tmpl", nil, s)
+	return render(w, kind+"-"+o.Lang+".tmpl", s)
 }
 
 // closedChecks are the ports of o.Closed a script checks stay closed: a

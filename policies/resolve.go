@@ -47,6 +47,7 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 		return nil, err
 	}
 	rs.sources = site.sets
+	rs.index = &groupIndex{}
 	rs.SourceSets = rs.listSets()
 	return rs, nil
 }

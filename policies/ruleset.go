@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/fwgen/fwgen/catalog"
 )
@@ -60,6 +61,7 @@ type Ruleset struct {
 	Groups     []Group      `json:"groups"`
 
 	sources *sourceTable // the table of SourceSets and of the sets views make from them
+	index   *groupIndex  // finds groups for ForGroup (nil outside Resolve)
 }
 
 // Network is a named set of addresses of a policy.
@@ -123,7 +125,7 @@ func (rs *Ruleset) namedAs(want []netip.Prefix, fam int) string {
 				covered = append(covered, ps...)
 			}
 		}
-		if len(names) > 0 && SourcesKey(sortPrefixes(covered)) == SourcesKey(want) {
+		if len(names) > 0 && slices.Equal(sortPrefixes(covered), want) {
 			return strings.Join(names, " + ")
 		}
 	}
@@ -134,7 +136,7 @@ func (rs *Ruleset) namedAs(want []netip.Prefix, fam int) string {
 // sorted.
 func containsAll(whole, part []netip.Prefix) bool {
 	for _, p := range part {
-		if !slices.Contains(whole, p) {
+		if _, ok := slices.BinarySearchFunc(whole, p, comparePrefixes); !ok {
 			return false
 		}
 	}
@@ -333,27 +335,118 @@ func Suggest(s string, candidates []string) string { return catalog.Suggest(s, c
 // addresses, so that one file's --default-deny drops nothing another
 // group's file accepts.
 func (rs *Ruleset) ForGroup(name string, shared bool) *Ruleset {
-	i := slices.IndexFunc(rs.Groups, func(g Group) bool { return g.Name == name })
+	idx := rs.index.get(rs)
+	i := -1
+	if idx != nil {
+		if j, ok := idx.byName[name]; ok {
+			i = j
+		}
+	} else {
+		i = slices.IndexFunc(rs.Groups, func(g Group) bool { return g.Name == name })
+	}
 	if i < 0 {
 		return nil
 	}
 	one := *rs
+	one.index = nil // of rs's groups, not of one's
 	one.Groups = []Group{rs.Groups[i]}
 	defer func() { one.SourceSets = one.listSets() }()
 	if !shared {
 		return &one
 	}
 	own := rs.Groups[i].Addresses
-	for j, g := range rs.Groups {
+	others := func(yield func(int) bool) {
+		for j := range rs.Groups {
+			if !yield(j) {
+				return
+			}
+		}
+	}
+	if idx != nil {
+		others = slices.Values(idx.overlapping(own))
+	}
+	for j := range others {
 		if j == i {
 			continue
 		}
+		g := rs.Groups[j]
 		if common := overlap(own, g.Addresses); len(common) > 0 {
 			g.Addresses, g.SharedWith = common, name
 			one.Groups = append(one.Groups, g)
 		}
 	}
 	return &one
+}
+
+// groupIndex finds a Ruleset's groups by name, and by the addresses of
+// their servers, so that ForGroup on every group of a large site takes
+// time in proportion to the groups, not to their square. It is built on
+// first use; groups are read-only once resolved.
+type groupIndex struct {
+	once   sync.Once
+	byName map[string]int
+	// byPrefix lists each group's prefixes (masked), sorted by address
+	// and then length, with the index of the group.
+	byPrefix []indexedPrefix
+	// exact maps a masked prefix to the groups that have it.
+	exact map[netip.Prefix][]int
+}
+
+type indexedPrefix struct {
+	p     netip.Prefix
+	group int
+}
+
+// get returns the index of rs's groups, building it on first use; nil
+// for a Ruleset without one.
+func (x *groupIndex) get(rs *Ruleset) *groupIndex {
+	if x == nil {
+		return nil
+	}
+	x.once.Do(func() {
+		x.byName = make(map[string]int, len(rs.Groups))
+		x.exact = map[netip.Prefix][]int{}
+		for i, g := range rs.Groups {
+			if _, dup := x.byName[g.Name]; !dup {
+				x.byName[g.Name] = i
+			}
+			for _, p := range g.Addresses {
+				p = p.Masked()
+				x.byPrefix = append(x.byPrefix, indexedPrefix{p, i})
+				x.exact[p] = append(x.exact[p], i)
+			}
+		}
+		slices.SortStableFunc(x.byPrefix, func(a, b indexedPrefix) int { return comparePrefixes(a.p, b.p) })
+	})
+	return x
+}
+
+// overlapping returns, in order, the groups with a prefix that overlaps
+// one of ps: one that holds it, or one that it holds.
+func (x *groupIndex) overlapping(ps []netip.Prefix) []int {
+	var out []int
+	for _, p := range ps {
+		p = p.Masked()
+		if !p.IsValid() {
+			continue
+		}
+		// The prefixes that hold p, p among them.
+		for bits := 0; bits <= p.Bits(); bits++ {
+			if q, err := p.Addr().Prefix(bits); err == nil {
+				out = append(out, x.exact[q]...)
+			}
+		}
+		// The longer prefixes that p holds: sorted by address, they start
+		// at p's address and run while p holds their address.
+		k, _ := slices.BinarySearchFunc(x.byPrefix, p, func(e indexedPrefix, t netip.Prefix) int { return comparePrefixes(e.p, t) })
+		for ; k < len(x.byPrefix) && p.Contains(x.byPrefix[k].p.Addr()); k++ {
+			if x.byPrefix[k].p.Bits() > p.Bits() {
+				out = append(out, x.byPrefix[k].group)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // overlap returns the addresses that a and b both hold: of each pair of

@@ -381,6 +381,7 @@ func (rs *Ruleset) link() error {
 		}
 	}
 	rs.sources = t
+	rs.index = &groupIndex{}
 	if rs.Schema == RulesetSchemaV1 {
 		rs.SourceSets = rs.listSets()
 	}

@@ -414,11 +414,14 @@ func (g *Group) ByPort() []PortRule {
 
 // SourcesKey is a stable text form of a source list; "" means any address.
 func SourcesKey(ps []netip.Prefix) string {
-	s := make([]string, len(ps))
+	b := make([]byte, 0, 20*len(ps))
 	for i, p := range ps {
-		s[i] = p.String()
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = p.AppendTo(b)
 	}
-	return strings.Join(s, ",")
+	return string(b)
 }
 
 func icmpKey(t *int) string {

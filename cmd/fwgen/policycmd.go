@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -213,13 +214,28 @@ func loadPolicy(name string) (*policies.Policy, error) {
 	return p, nil
 }
 
-// siteFiles renders every output of a site in memory: one file per host
-// group and format, and the CSV of the whole site.
+// siteFiles are the outputs of a site, rendered on demand: one file per
+// host group and format, and the CSV of the whole site.
 //
 // Each group's files name their own Windows Firewall rule group and their
 // own nftables table and iptables chains, so that two groups' files applied
 // to one GPO store or one router add up instead of replacing each other.
-func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map[string][]byte, error) {
+type siteFiles struct {
+	o       *genOptions
+	rs      *policies.Ruleset
+	formats []emit.Format
+	base    emit.Options
+	tables  map[string]string
+	// file maps a file's name to its unit (the index of its host group,
+	// or len(rs.Groups) for the site's CSV) and format.
+	file map[string]siteFile
+}
+
+type siteFile struct{ unit, format int }
+
+// siteFiles checks the options of a site's outputs and returns its files,
+// none rendered yet.
+func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (*siteFiles, error) {
 	base, err := o.emitOptions()
 	if err != nil {
 		return nil, err
@@ -232,29 +248,89 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (map
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
-	for _, g := range rs.Groups {
-		opts := base
-		opts.Group = emit.GroupName(rs, base) + "/" + g.Name
-		opts.Table = tables[g.Name]
-		opts.SiteFile = len(rs.Groups) > 1
-		for _, f := range formats {
-			out, err := o.renderWith(f, rs.ForGroup(g.Name, f.Netfilter), opts)
-			if err != nil {
-				return nil, fmt.Errorf("host group %q, %s: %w", g.Name, f.Name, err)
-			}
-			files[g.Name+"."+f.Ext] = out
+	s := &siteFiles{o: o, rs: rs, formats: formats, base: base, tables: tables, file: map[string]siteFile{}}
+	for i, g := range rs.Groups {
+		for j, f := range formats {
+			s.file[g.Name+"."+f.Ext] = siteFile{i, j}
 		}
 	}
 	// The site's port matrix comes with every set of files, whatever the
 	// formats: it is what a reviewer reads.
-	csv, _ := emit.Lookup("csv")
-	out, err := o.render(csv, rs)
-	if err != nil {
-		return nil, err
+	s.file[siteCSV] = siteFile{len(rs.Groups), -1}
+	return s, nil
+}
+
+func (s *siteFiles) names() []string { return slices.Collect(maps.Keys(s.file)) }
+
+// units are the host groups, in the policy's order, and the site's CSV.
+func (s *siteFiles) units() int { return len(s.rs.Groups) + 1 }
+
+func (s *siteFiles) renderUnit(i int, put putFunc) error {
+	if i == len(s.rs.Groups) {
+		// The site's CSV, which grows with the square of the groups,
+		// goes straight to the file.
+		csv, _ := emit.Lookup("csv")
+		opts, err := s.o.emitOptions()
+		if err != nil {
+			return err
+		}
+		return put(siteCSV, func(w io.Writer) error {
+			if err := csv.Emitter.Emit(w, s.rs, opts); err != nil {
+				return usageError{fmt.Errorf("--emit %s: %w", csv.Name, err)}
+			}
+			return nil
+		})
 	}
-	files[siteCSV] = out
-	return files, nil
+	g := s.rs.Groups[i].Name
+	var views [2]*policies.Ruleset // without, with the groups that share addresses
+	for j, f := range s.formats {
+		out, err := s.renderFile(siteFile{i, j}, &views)
+		if err != nil {
+			return err
+		}
+		if err := put(g+"."+f.Ext, writeBytes(out)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *siteFiles) render(name string) ([]byte, error) {
+	f, ok := s.file[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: not a file of the site", name)
+	}
+	return s.renderFile(f, nil)
+}
+
+// renderFile renders one file; views, when given, keeps the group's
+// Rulesets for the next formats of the group.
+func (s *siteFiles) renderFile(f siteFile, views *[2]*policies.Ruleset) ([]byte, error) {
+	if f.unit == len(s.rs.Groups) {
+		csv, _ := emit.Lookup("csv")
+		return s.o.render(csv, s.rs)
+	}
+	g := s.rs.Groups[f.unit]
+	format := s.formats[f.format]
+	opts := s.base
+	opts.Group = emit.GroupName(s.rs, s.base) + "/" + g.Name
+	opts.Table = s.tables[g.Name]
+	opts.SiteFile = len(s.rs.Groups) > 1
+	shared := 0
+	if format.Netfilter {
+		shared = 1
+	}
+	if views == nil {
+		views = new([2]*policies.Ruleset)
+	}
+	if views[shared] == nil {
+		views[shared] = s.rs.ForGroup(g.Name, format.Netfilter)
+	}
+	out, err := s.o.renderWith(format, views[shared], opts)
+	if err != nil {
+		return nil, fmt.Errorf("host group %q, %s: %w", g.Name, format.Name, err)
+	}
+	return out, nil
 }
 
 // maxSiteTable bounds --table under generate -o: a cut group table keeps

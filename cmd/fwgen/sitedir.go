@@ -4,16 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -40,12 +45,16 @@ type siteManifest struct {
 }
 
 // siteDir is the plan of one generate -o DIR run: the files to write, the
-// manifest to write with them, and the stale files of an earlier run to
-// remove or, changed since, to leave.
+// entries of the manifest that stay, and the stale files of an earlier run
+// to remove or, changed since, to leave.
 type siteDir struct {
-	dir      string
-	files    map[string][]byte
-	manifest []byte
+	dir    string
+	policy string
+	files  fileSet
+	// keep are the entries of the earlier manifest that the next one
+	// keeps: files of formats this run does not write, and stale files
+	// changed since.
+	keep map[string]string
 	// read is the manifest as the plan read it, to see at commit time
 	// whether another run changed the directory meanwhile.
 	read    []byte
@@ -55,12 +64,13 @@ type siteDir struct {
 
 // planSiteDir checks dir and the files to write into it for policy, in
 // files of the extensions exts (and site.csv), and finds the stale files
-// that the manifest of an earlier run lists. Nothing is written. A file of
-// another extension stays listed: a run of one format leaves the others'
-// files alone. It refuses a dir that is a file, a file name whose path
-// holds something other than a regular file, and a dir whose manifest
-// names another policy.
-func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*siteDir, error) {
+// that the manifest of an earlier run lists. Nothing is written, and only
+// the files already in dir that its manifest does not list are rendered
+// (to compare). A file of another extension stays listed: a run of one
+// format leaves the others' files alone. It refuses a dir that is a file,
+// a file name whose path holds something other than a regular file, and a
+// dir whose manifest names another policy.
+func planSiteDir(dir, policy string, exts []string, files fileSet) (*siteDir, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
@@ -69,7 +79,7 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, ioError{err}
 	}
-	d := &siteDir{dir: dir, files: files}
+	d := &siteDir{dir: dir, policy: policy, files: files, keep: map[string]string{}}
 	if left, _ := filepath.Glob(filepath.Join(dir, stagingPattern)); len(left) > 0 {
 		return nil, ioError{fmt.Errorf("%s is left from a run of fwgen generate that was killed half-way: the files it had set aside are in its aside/; "+
 			"check %s against them, then delete it; nothing was written", left[0], dir)}
@@ -79,8 +89,9 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 		return nil, err
 	}
 	d.read, _ = os.ReadFile(filepath.Join(dir, manifestName))
+	names := slices.Sorted(slices.Values(files.names()))
 	var foreign []string
-	for _, name := range slices.Sorted(maps.Keys(files)) {
+	for _, name := range names {
 		path := filepath.Join(dir, name)
 		fi, err := os.Lstat(path)
 		switch {
@@ -91,7 +102,16 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 			return nil, ioError{fmt.Errorf("%s is %s, not a regular file: nothing was written; move it away", path, fileKind(fi))}
 		default:
 			if _, ours := old.files[name]; !ours {
-				if data, err := os.ReadFile(path); err != nil || !bytes.Equal(data, files[name]) {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					foreign = append(foreign, name)
+					continue
+				}
+				want, err := files.render(name)
+				if err != nil {
+					return nil, err
+				}
+				if !bytes.Equal(data, want) {
 					foreign = append(foreign, name)
 				}
 			}
@@ -105,34 +125,54 @@ func planSiteDir(dir, policy string, exts []string, files map[string][]byte) (*s
 		return nil, usagef("-o %s holds the files of policy %s (its %s says so), not of %s: give each policy a directory of its own; "+
 			"to give this one to %s, delete its files of %s and the %s", dir, old.policy, manifestName, policy, policy, old.policy, manifestName)
 	}
-	next := siteManifest{policy: policy, files: map[string]string{}}
-	for name, data := range files {
-		next.files[name] = fmt.Sprintf("%x", sha256.Sum256(data))
-	}
 	for _, name := range slices.Sorted(maps.Keys(old.files)) {
-		if _, ok := files[name]; ok {
+		if _, ok := slices.BinarySearch(names, name); ok {
 			continue
 		}
 		ext := strings.TrimPrefix(filepath.Ext(name), ".")
 		if name != siteCSV && !slices.Contains(exts, ext) {
-			next.files[name] = old.files[name] // a format this run does not write
+			d.keep[name] = old.files[name] // a format this run does not write
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if fi, lerr := os.Lstat(filepath.Join(dir, name)); lerr != nil || !fi.Mode().IsRegular() || err != nil {
+		if fi, err := os.Lstat(filepath.Join(dir, name)); err != nil || !fi.Mode().IsRegular() {
 			continue // gone, or no longer a file of fwgen's
 		}
-		if sum := old.files[name]; sum != "" && sum != fmt.Sprintf("%x", sha256.Sum256(data)) {
+		sum, err := fileSum(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		if old.files[name] != "" && old.files[name] != sum {
 			// Listed still, so that every run warns and --check fails
 			// until someone deletes it.
 			d.changed = append(d.changed, name)
-			next.files[name] = sum
+			d.keep[name] = old.files[name]
 			continue
 		}
 		d.stale = append(d.stale, name)
 	}
-	d.manifest = next.bytes()
 	return d, nil
+}
+
+// fileSum is the SHA-256 of a file, as sha256sum prints it.
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// manifest is the text of the manifest that lists the files of sums (as
+// rendered) and the entries the plan keeps.
+func (d *siteDir) manifest(sums map[string]string) []byte {
+	next := siteManifest{policy: d.policy, files: maps.Clone(d.keep)}
+	maps.Copy(next.files, sums)
+	return next.bytes()
 }
 
 // fileKind names what a non-regular file is, for messages.
@@ -196,15 +236,23 @@ func (m siteManifest) bytes() []byte {
 	return []byte(b.String())
 }
 
-// commit writes the plan all or nothing: every file goes to a staging
-// directory inside dir first; then each takes its place, the file it
-// replaces kept aside, and the stale files are set aside too. Should any
-// step fail, every file already in place is put back as it was, and dir
-// is as before. It returns the stale files it removed.
+// commit writes the plan all or nothing: every file is rendered straight
+// into a staging directory inside dir, and hashed for the manifest as it
+// is written; then each takes its place, the file it replaces kept aside,
+// and the stale files are set aside too. Should any step fail, every file
+// already in place is put back as it was, and dir is as before; a dir
+// that commit made is removed again. It returns the stale files it
+// removed.
 func (d *siteDir) commit() (removed []string, err error) {
-	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+	unmake, err := makeDir(d.dir)
+	if err != nil {
 		return nil, ioError{err}
 	}
+	defer func() {
+		if err != nil {
+			unmake()
+		}
+	}()
 	unlock, err := lockDir(d.dir)
 	if err != nil {
 		return nil, err
@@ -218,33 +266,61 @@ func (d *siteDir) commit() (removed []string, err error) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	var caught atomic.Bool
 	interrupted := func() bool {
 		select {
 		case <-sigs:
-			return true
+			caught.Store(true)
 		default:
-			return false
 		}
+		return caught.Load()
 	}
+	errInterrupted := interruptedError{fmt.Errorf("interrupted: nothing in %s was changed", d.dir)}
 	staging, err := os.MkdirTemp(d.dir, strings.TrimSuffix(stagingPattern, "*"))
 	if err != nil {
 		return nil, ioError{err}
 	}
 	defer os.RemoveAll(staging)
-	all := map[string][]byte{manifestName: d.manifest}
-	for n, data := range d.files {
-		all[n] = data
+	// Where the file system flushes in one call, the staged files are
+	// not flushed one by one.
+	oneSync := runtime.GOOS == "linux"
+	var mu sync.Mutex
+	sums := map[string]string{}
+	put := func(name string, write func(io.Writer) error) error {
+		if interrupted() {
+			return errInterrupted
+		}
+		sum, err := stage(filepath.Join(staging, name), filepath.Join(d.dir, name), write, !oneSync)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sums[name] = sum
+		mu.Unlock()
+		return nil
+	}
+	if err := renderFiles(d.files, put); err != nil {
+		if interrupted() {
+			return nil, errInterrupted
+		}
+		return nil, err
 	}
 	// The manifest goes last: until it is in place, the directory's
 	// manifest describes the files that are.
-	names := slices.Sorted(maps.Keys(d.files))
+	names := slices.Sorted(maps.Keys(sums))
 	names = append(names, manifestName)
-	for _, n := range names {
-		if interrupted() {
-			return nil, interruptedError{fmt.Errorf("interrupted: nothing in %s was changed", d.dir)}
-		}
-		if err := stage(filepath.Join(staging, n), filepath.Join(d.dir, n), all[n]); err != nil {
-			return nil, ioError{err}
+	if interrupted() {
+		return nil, errInterrupted
+	}
+	if _, err := stage(filepath.Join(staging, manifestName), filepath.Join(d.dir, manifestName), writeBytes(d.manifest(sums)), !oneSync); err != nil {
+		return nil, err
+	}
+	// Every staged file is on disk before any takes its place.
+	if oneSync && !syncAll(staging) {
+		for _, n := range names {
+			if err := syncFile(filepath.Join(staging, n)); err != nil {
+				return nil, ioError{fmt.Errorf("%s: %w", filepath.Join(d.dir, n), err)}
+			}
 		}
 	}
 	t := &swap{dir: d.dir, aside: filepath.Join(staging, "aside")}
@@ -261,7 +337,7 @@ func (d *siteDir) commit() (removed []string, err error) {
 		}
 		if interrupted() {
 			t.undo()
-			return nil, interruptedError{fmt.Errorf("interrupted: nothing in %s was changed", d.dir)}
+			return nil, errInterrupted
 		}
 	}
 	for _, n := range d.stale {
@@ -274,26 +350,104 @@ func (d *siteDir) commit() (removed []string, err error) {
 	return d.stale, nil
 }
 
+// makeDir makes dir and the parents it lacks, and returns a function that
+// removes again, deepest first, those it made that are empty.
+func makeDir(dir string) (unmake func(), err error) {
+	var made []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		made = append(made, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return func() {
+		for _, p := range made {
+			os.Remove(p)
+		}
+	}, nil
+}
+
 // afterSwap, when set (by tests), runs after each file of a commit took
 // its place.
 var afterSwap func(name string)
 
 // stage writes a file of the plan into the staging directory, with the
-// mode and owner of the file it will replace, or 0666 less the umask.
-func stage(path, target string, data []byte) error {
+// mode and owner of the file it will replace, or 0666 less the umask, and
+// returns its SHA-256, taken as it is written, as sha256sum prints it;
+// with flush, it is on disk when stage returns. An error writing is an
+// ioError; write's own is returned as it is.
+func stage(path, target string, write func(io.Writer) error, flush bool) (string, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
-		return err
+		return "", ioError{err}
 	}
 	var perm fs.FileMode
 	if fi, err := os.Stat(target); err == nil {
 		perm = fi.Mode().Perm()
 		keepOwner(f, fi)
 	}
-	if err := writeAll(f, data, perm); err != nil {
-		return fmt.Errorf("%s: %w", target, err)
+	h := sha256.New()
+	fw := &errWriter{w: f}
+	bw := bufio.NewWriterSize(io.MultiWriter(fw, h), 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	return nil
+	if fw.err == nil && err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := fw.err; err != nil {
+		f.Close()
+		return "", ioError{fmt.Errorf("%s: %w", target, err)}
+	}
+	if perm != 0 {
+		err = f.Chmod(perm)
+	}
+	if err == nil && flush {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", ioError{fmt.Errorf("%s: %w", target, err)}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncFile flushes a file to disk.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errWriter keeps the first error of its writer.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
 }
 
 // swap moves files into dir, keeping what they replace aside, and can put

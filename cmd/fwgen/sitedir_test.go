@@ -15,7 +15,7 @@ import (
 // stays.
 func TestSiteDirRollsBack(t *testing.T) {
 	dir := t.TempDir()
-	first := map[string][]byte{"a.csv": []byte("a1"), "b.csv": []byte("b1"), "gone.csv": []byte("g1")}
+	first := memFiles{"a.csv": []byte("a1"), "b.csv": []byte("b1"), "gone.csv": []byte("g1")}
 	d, err := planSiteDir(dir, "p", []string{"csv"}, first)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestSiteDirRollsBack(t *testing.T) {
 	if _, err := d.commit(); err != nil {
 		t.Fatal(err)
 	}
-	second := map[string][]byte{"a.csv": []byte("a2"), "c.csv": []byte("c2"), "z.csv": []byte("z2")}
+	second := memFiles{"a.csv": []byte("a2"), "c.csv": []byte("c2"), "z.csv": []byte("z2")}
 	d, err = planSiteDir(dir, "p", []string{"csv"}, second)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestManifestStaysInside(t *testing.T) {
 // directory of another policy.
 func TestSiteDirTidiesItsOwn(t *testing.T) {
 	dir := t.TempDir()
-	all := map[string][]byte{"a.csv": []byte("a"), "a.nft": []byte("a"), "b.csv": []byte("b"), "b.nft": []byte("b"),
+	all := memFiles{"a.csv": []byte("a"), "a.nft": []byte("a"), "b.csv": []byte("b"), "b.nft": []byte("b"),
 		"c.csv": []byte("c"), "site.csv": []byte("s")}
 	d, err := planSiteDir(dir, "hq", []string{"csv", "nft"}, all)
 	if err != nil {
@@ -92,7 +92,7 @@ func TestSiteDirTidiesItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Groups b and c are gone; this run writes CSV only.
-	d, err = planSiteDir(dir, "hq", []string{"csv"}, map[string][]byte{"a.csv": []byte("a2"), "site.csv": []byte("s2")})
+	d, err = planSiteDir(dir, "hq", []string{"csv"}, memFiles{"a.csv": []byte("a2"), "site.csv": []byte("s2")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +115,11 @@ func TestSiteDirTidiesItsOwn(t *testing.T) {
 		t.Errorf("manifest of %s: %s, want hq: a.csv,a.nft,b.nft,c.csv,site.csv", m.policy, got)
 	}
 	// The nftables run then removes b.nft.
-	d, err = planSiteDir(dir, "hq", []string{"nft"}, map[string][]byte{"a.nft": []byte("a"), "site.csv": []byte("s2")})
+	d, err = planSiteDir(dir, "hq", []string{"nft"}, memFiles{"a.nft": []byte("a"), "site.csv": []byte("s2")})
 	if err != nil || strings.Join(d.stale, ",") != "b.nft" {
 		t.Errorf("stale %v (%v), want b.nft", d.stale, err)
 	}
-	_, err = planSiteDir(dir, "branch", []string{"csv"}, map[string][]byte{"site.csv": []byte("x")})
+	_, err = planSiteDir(dir, "branch", []string{"csv"}, memFiles{"site.csv": []byte("x")})
 	if err == nil || !strings.Contains(err.Error(), "holds the files of policy hq") {
 		t.Errorf("another policy's directory: %v", err)
 	}
@@ -133,12 +133,12 @@ func TestSiteDirRefuses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "a.ps1"), []byte("my own script"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"a.ps1": []byte("fwgen's"), "site.csv": []byte("s")}
+	files := memFiles{"a.ps1": []byte("fwgen's"), "site.csv": []byte("s")}
 	if _, err := planSiteDir(dir, "p", []string{"ps1"}, files); err == nil || !strings.Contains(err.Error(), "a.ps1 already there and not written by fwgen") {
 		t.Errorf("a file of the user's: %v", err)
 	}
 	// The same bytes are no loss.
-	if _, err := planSiteDir(dir, "p", []string{"ps1"}, map[string][]byte{"a.ps1": []byte("my own script")}); err != nil {
+	if _, err := planSiteDir(dir, "p", []string{"ps1"}, memFiles{"a.ps1": []byte("my own script")}); err != nil {
 		t.Errorf("a file with the bytes fwgen would write: %v", err)
 	}
 	os.Remove(filepath.Join(dir, "a.ps1"))

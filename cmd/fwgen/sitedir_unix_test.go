@@ -16,7 +16,7 @@ import (
 // file back, and the run says it changed nothing.
 func TestSiteDirInterrupted(t *testing.T) {
 	dir := t.TempDir()
-	first := map[string][]byte{"a.csv": []byte("a1"), "b.csv": []byte("b1"), "site.csv": []byte("s1")}
+	first := memFiles{"a.csv": []byte("a1"), "b.csv": []byte("b1"), "site.csv": []byte("s1")}
 	d, err := planSiteDir(dir, "p", []string{"csv"}, first)
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +25,7 @@ func TestSiteDirInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest, _ := os.ReadFile(filepath.Join(dir, manifestName))
-	d, err = planSiteDir(dir, "p", []string{"csv"}, map[string][]byte{"a.csv": []byte("a2"), "b.csv": []byte("b2"), "site.csv": []byte("s2")})
+	d, err = planSiteDir(dir, "p", []string{"csv"}, memFiles{"a.csv": []byte("a2"), "b.csv": []byte("b2"), "site.csv": []byte("s2")})
 	if err != nil {
 		t.Fatal(err)
 	}
