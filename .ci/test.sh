@@ -6,8 +6,9 @@
 # and mermaid-cli (the review diagrams are drawn), Microsoft's SARIF
 # Multitool (lint's SARIF is validated), git (diff reads revisions),
 # actionlint with shellcheck (the CI workflow of the README is linted),
-# Python 3 (the listener and probe scripts run in network namespaces), and
-# the Go modules.
+# Python 3 (the listener and probe scripts run in network namespaces),
+# Debian's Capirca and, from the Python package index, Aerleon (their aclgen
+# runs on the capirca and aerleon exports), and the Go modules.
 #
 # With CI=true a missing tool or privilege fails the run instead of skipping
 # the tests that need it.
@@ -20,9 +21,11 @@ say() { printf '==> %s\n' "$*"; }
 
 missing=()
 for pair in nft:nftables iptables-restore:iptables ip6tables-restore:iptables ip:iproute2 node:nodejs npm:npm \
-	dot:graphviz chromium:chromium git:git shellcheck:shellcheck python3:python3; do
+	dot:graphviz chromium:chromium git:git shellcheck:shellcheck python3:python3 /usr/bin/aclgen:python3-capirca; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# Aerleon's virtual environment needs venv and pip.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		say "installing ${missing[*]}"
@@ -46,6 +49,12 @@ if command -v npm >/dev/null 2>&1; then
 	(cd .ci/mermaid && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund --loglevel=error)
 	say "SARIF Multitool"
 	(cd .ci/sarif && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if python3 -c 'import ensurepip' >/dev/null 2>&1; then
+	say "Aerleon (pip, in .ci/aerleon)"
+	[ -x .ci/aerleon/bin/pip ] || python3 -m venv .ci/aerleon
+	.ci/aerleon/bin/pip install --quiet --disable-pip-version-check -r .ci/aerleon-requirements.txt
 fi
 
 say "actionlint"

@@ -12,7 +12,13 @@ func BenchmarkEmit(b *testing.B) {
 		b.Run(f.Name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := f.Emitter.Emit(io.Discard, rs, Options{}); err != nil {
+				var err error
+				if f.Bundler != nil {
+					_, err = f.Bundler.Bundle(rs, Options{})
+				} else {
+					err = f.Emitter.Emit(io.Discard, rs, Options{})
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -84,7 +84,10 @@ type Format struct {
 	// drops in each file: a site's file of one host group also holds the
 	// rules of the groups that share its servers (policies.Ruleset.ForGroup).
 	Netfilter bool
-	Emitter   Emitter
+	// Emitter writes the format; Bundler, for a format that writes a tree
+	// of files for the whole site (capirca, aerleon), is set instead.
+	Emitter Emitter
+	Bundler Bundler
 }
 
 var formats []Format

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,7 +74,8 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	}
 }
 
-// emitString renders rs in the named format.
+// emitString renders rs in the named format; the files of a format that
+// writes a tree of them, each after a line "==> PATH <==".
 func emitString(t *testing.T, format string, rs *policies.Ruleset, opts Options) []byte {
 	t.Helper()
 	f, err := Lookup(format)
@@ -81,6 +83,12 @@ func emitString(t *testing.T, format string, rs *policies.Ruleset, opts Options)
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
+	if f.Bundler != nil {
+		for _, file := range bundle(t, format, rs, opts) {
+			fmt.Fprintf(&buf, "==> %s <==\n%s", file.Path, file.Data)
+		}
+		return buf.Bytes()
+	}
 	if err := f.Emitter.Emit(&buf, rs, opts); err != nil {
 		t.Fatalf("%s: %v", format, err)
 	}

@@ -43,6 +43,13 @@ func TestExamplesResolve(t *testing.T) {
 			}
 			for _, f := range emit.Formats() {
 				var buf bytes.Buffer
+				if f.Bundler != nil {
+					files, err := f.Bundler.Bundle(rs, emit.Options{})
+					if err != nil || len(files) == 0 {
+						t.Errorf("%s: %d files, %v", f.Name, len(files), err)
+					}
+					continue
+				}
 				if err := f.Emitter.Emit(&buf, rs, emit.Options{}); err != nil {
 					t.Errorf("%s: %v", f.Name, err)
 				} else if buf.Len() == 0 {

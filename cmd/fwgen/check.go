@@ -63,6 +63,9 @@ func checkSiteDir(w io.Writer, dir, policy string, exts []string, files fileSet)
 				return ioError{err}
 			}
 			diff := udiff.Unified(path, path+" (as generated)", string(got), want.String())
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(diffs, n)), 0o700); err != nil {
+				return ioError{err}
+			}
 			if err := os.WriteFile(filepath.Join(diffs, n), []byte(diff), 0o600); err != nil {
 				return ioError{err}
 			}

@@ -133,6 +133,19 @@ func quickRun(o *genOptions) error {
 	if err != nil {
 		return err
 	}
+	if f.Bundler != nil {
+		// A tree of files for the whole site: written as generate -o
+		// writes a site's directory.
+		if o.output == "" {
+			return bundleNeedsDir(f)
+		}
+		if err := checkOutputDir(o.output); err != nil {
+			return err
+		}
+		o.summarize(rs, []emit.Format{f})
+		o.warnUnused([]emit.Format{f})
+		return o.writeSiteDir([]emit.Format{f}, rs)
+	}
 	if fi, err := os.Stat(o.output); o.output != "" && err == nil && fi.IsDir() {
 		return usagef("-o %s is a directory; name the file to write (site policies write a directory: fwgen generate -f)", o.output)
 	}
@@ -159,6 +172,9 @@ func (o *genOptions) render(f emit.Format, rs *policies.Ruleset) ([]byte, error)
 }
 
 func (o *genOptions) renderWith(f emit.Format, rs *policies.Ruleset, opts emit.Options) ([]byte, error) {
+	if f.Bundler != nil {
+		return nil, bundleNeedsDir(f)
+	}
 	var buf bytes.Buffer
 	if err := f.Emitter.Emit(&buf, rs, opts); err != nil {
 		// Emitters write to memory; what they refuse is the combination
@@ -177,9 +193,9 @@ var formatOptions = []struct {
 	{"--group", func(o *genOptions) bool { return o.group != "" }, []string{"powershell", "netsh"}},
 	{"--rpc-keywords", func(o *genOptions) bool { return o.rpcKeywords }, []string{"powershell", "netsh"}},
 	{"--bind", func(o *genOptions) bool { return o.bind != "program" }, []string{"powershell", "netsh", "csv"}},
-	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables"}},
+	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables", "capirca", "aerleon"}},
 	{"--table", func(o *genOptions) bool { return o.table != "fwgen" }, []string{"nftables", "iptables", "ip6tables"}},
-	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables"}},
+	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables", "capirca", "aerleon"}},
 }
 
 // warnUnused says on stderr which format options none of the chosen

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -93,6 +94,9 @@ func generateRun(o *genOptions) error {
 	if o.output == "" && len(formats) != 1 {
 		return usagef("--emit all writes one file per host group and format: give a directory with -o")
 	}
+	if o.output == "" && formats[0].Bundler != nil {
+		return bundleNeedsDir(formats[0])
+	}
 	if o.output != "" {
 		if err := checkOutputDir(o.output); err != nil {
 			return err
@@ -107,6 +111,12 @@ func generateRun(o *genOptions) error {
 		}
 		return writeStdout(o.stdout, out)
 	}
+	return o.writeSiteDir(formats, rs)
+}
+
+// writeSiteDir writes the outputs of rs in formats into the directory -o
+// names, or with --check compares them with it.
+func (o *genOptions) writeSiteDir(formats []emit.Format, rs *policies.Ruleset) error {
 	files, err := o.siteFiles(formats, rs)
 	if err != nil {
 		return err
@@ -128,6 +138,12 @@ func generateRun(o *genOptions) error {
 	}
 	o.tidySummary(removed, d.changed)
 	return nil
+}
+
+// bundleNeedsDir is the error for a format that writes a tree of files,
+// asked to write to standard output.
+func bundleNeedsDir(f emit.Format) error {
+	return usagef("--emit %s writes a tree of files (pol/, def/) for aclgen: give a directory with -o DIR", f.Name)
 }
 
 // tidySummary says what generate -o removed (a count, unless --quiet; the
@@ -227,8 +243,13 @@ type siteFiles struct {
 	base    emit.Options
 	tables  map[string]string
 	// file maps a file's name to its unit (the index of its host group,
-	// or len(rs.Groups) for the site's CSV) and format.
+	// len(rs.Groups) for the site's CSV, len(rs.Groups)+1 for the files
+	// of the formats that write a tree for the whole site) and format.
 	file map[string]siteFile
+	// bundle holds the files of those formats ("pol/site.pol",
+	// "def/NETWORKS.net"), small, worked out when the site's files are
+	// listed; a file that two formats write (def/) is the same for both.
+	bundle map[string][]byte
 }
 
 type siteFile struct{ unit, format int }
@@ -248,10 +269,24 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (*si
 	if err != nil {
 		return nil, err
 	}
-	s := &siteFiles{o: o, rs: rs, formats: formats, base: base, tables: tables, file: map[string]siteFile{}}
-	for i, g := range rs.Groups {
-		for j, f := range formats {
-			s.file[g.Name+"."+f.Ext] = siteFile{i, j}
+	s := &siteFiles{o: o, rs: rs, formats: formats, base: base, tables: tables, file: map[string]siteFile{}, bundle: map[string][]byte{}}
+	for j, f := range formats {
+		if f.Bundler == nil {
+			for i, g := range rs.Groups {
+				s.file[g.Name+"."+f.Ext] = siteFile{i, j}
+			}
+			continue
+		}
+		files, err := f.Bundler.Bundle(rs, base)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--emit %s: %w", f.Name, err)}
+		}
+		for _, file := range files {
+			if prev, ok := s.bundle[file.Path]; ok && !bytes.Equal(prev, file.Data) {
+				return nil, fmt.Errorf("--emit %s: %s differs from the one another format writes", f.Name, file.Path)
+			}
+			s.bundle[file.Path] = file.Data
+			s.file[file.Path] = siteFile{len(rs.Groups) + 1, j}
 		}
 	}
 	// The site's port matrix comes with every set of files, whatever the
@@ -262,10 +297,19 @@ func (o *genOptions) siteFiles(formats []emit.Format, rs *policies.Ruleset) (*si
 
 func (s *siteFiles) names() []string { return slices.Collect(maps.Keys(s.file)) }
 
-// units are the host groups, in the policy's order, and the site's CSV.
-func (s *siteFiles) units() int { return len(s.rs.Groups) + 1 }
+// units are the host groups, in the policy's order, the site's CSV, and
+// the files of the formats that write a tree for the whole site.
+func (s *siteFiles) units() int { return len(s.rs.Groups) + 2 }
 
 func (s *siteFiles) renderUnit(i int, put putFunc) error {
+	if i == len(s.rs.Groups)+1 {
+		for _, name := range slices.Sorted(maps.Keys(s.bundle)) {
+			if err := put(name, writeBytes(s.bundle[name])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if i == len(s.rs.Groups) {
 		// The site's CSV, which grows with the square of the groups,
 		// goes straight to the file.
@@ -284,6 +328,9 @@ func (s *siteFiles) renderUnit(i int, put putFunc) error {
 	g := s.rs.Groups[i].Name
 	var views [2]*policies.Ruleset // without, with the groups that share addresses
 	for j, f := range s.formats {
+		if f.Bundler != nil {
+			continue // the site's, not the group's
+		}
 		out, err := s.renderFile(siteFile{i, j}, &views)
 		if err != nil {
 			return err
@@ -296,6 +343,9 @@ func (s *siteFiles) renderUnit(i int, put putFunc) error {
 }
 
 func (s *siteFiles) render(name string) ([]byte, error) {
+	if data, ok := s.bundle[name]; ok {
+		return data, nil
+	}
 	f, ok := s.file[name]
 	if !ok {
 		return nil, fmt.Errorf("%s: not a file of the site", name)

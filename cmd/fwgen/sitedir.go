@@ -92,6 +92,9 @@ func planSiteDir(dir, policy string, exts []string, files fileSet) (*siteDir, er
 	names := slices.Sorted(slices.Values(files.names()))
 	var foreign []string
 	for _, name := range names {
+		if err := checkSubdir(dir, name); err != nil {
+			return nil, ioError{err}
+		}
 		path := filepath.Join(dir, name)
 		fi, err := os.Lstat(path)
 		switch {
@@ -213,12 +216,44 @@ func readManifest(dir string) (siteManifest, error) {
 		if !ok || !sha256Hex.MatchString(sum) {
 			sum, name = "", line
 		}
-		if name == "" || strings.HasPrefix(name, "#") || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		if strings.HasPrefix(name, "#") || !siteFileName(name) {
 			continue
 		}
 		m.files[name] = sum
 	}
 	return m, nil
+}
+
+// bundleDirs are the subdirectories of the formats that write a tree of
+// files (capirca, aerleon: pol/, def/), the only ones a site's directory
+// has.
+var bundleDirs = []string{"def", "pol"}
+
+// siteFileName reports whether name can be a file of a site's directory:
+// a plain file name, or one inside a bundleDirs directory ("pol/x.pol"),
+// never starting with '.'.
+func siteFileName(name string) bool {
+	sub, base, nested := strings.Cut(name, "/")
+	if !nested {
+		base = sub
+	} else if !slices.Contains(bundleDirs, sub) {
+		return false
+	}
+	return base != "" && !strings.HasPrefix(base, ".") && !strings.ContainsAny(base, `/\`) && base == filepath.Base(base)
+}
+
+// checkSubdir refuses a file name whose subdirectory in dir is anything
+// but a directory: a symbolic link there would send the file elsewhere.
+func checkSubdir(dir, name string) error {
+	sub, _, nested := strings.Cut(name, "/")
+	if !nested {
+		return nil
+	}
+	path := filepath.Join(dir, sub)
+	if fi, err := os.Lstat(path); err == nil && !fi.IsDir() {
+		return fmt.Errorf("%s is %s, not a directory: nothing was written; move it away", path, fileKind(fi))
+	}
+	return nil
 }
 
 // sha256Hex matches a SHA-256 as sha256sum prints it.
@@ -383,6 +418,9 @@ var afterSwap func(name string)
 // with flush, it is on disk when stage returns. An error writing is an
 // ioError; write's own is returned as it is.
 func stage(path, target string, write func(io.Writer) error, flush bool) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", ioError{err}
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 	if err != nil {
 		return "", ioError{err}
@@ -455,6 +493,25 @@ func (e *errWriter) Write(p []byte) (int, error) {
 type swap struct {
 	dir, aside string
 	done       []swapped
+	made       []string // subdirectories of dir it made, to remove on undo
+}
+
+// parents makes the directories name needs in dir and aside.
+func (t *swap) parents(name string) error {
+	if err := checkSubdir(t.dir, name); err != nil {
+		return err
+	}
+	if sub := filepath.Dir(name); sub != "." {
+		if err := os.MkdirAll(filepath.Join(t.aside, sub), 0o700); err != nil {
+			return err
+		}
+		if err := os.Mkdir(filepath.Join(t.dir, sub), 0o755); err == nil {
+			t.made = append(t.made, filepath.Join(t.dir, sub))
+		} else if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 type swapped struct {
@@ -464,6 +521,9 @@ type swapped struct {
 }
 
 func (t *swap) replace(name, staged string) error {
+	if err := t.parents(name); err != nil {
+		return err
+	}
 	target := filepath.Join(t.dir, name)
 	if fi, err := os.Lstat(target); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is %s, not a regular file", target, fileKind(fi))
@@ -481,6 +541,9 @@ func (t *swap) replace(name, staged string) error {
 func (t *swap) remove(name string) error {
 	if fi, err := os.Lstat(filepath.Join(t.dir, name)); err != nil || !fi.Mode().IsRegular() {
 		return nil // gone, or no longer a file of fwgen's: leave it
+	}
+	if err := t.parents(name); err != nil {
+		return err
 	}
 	if err := os.Rename(filepath.Join(t.dir, name), filepath.Join(t.aside, name)); err != nil {
 		return err
@@ -500,6 +563,9 @@ func (t *swap) undo() {
 		if s.kept {
 			os.Rename(filepath.Join(t.aside, s.name), target)
 		}
+	}
+	for _, d := range slices.Backward(t.made) {
+		os.Remove(d) // empty again
 	}
 }
 
