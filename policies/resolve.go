@@ -48,6 +48,7 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 	}
 	rs.sources = site.sets
 	rs.index = &groupIndex{}
+	rs.names = newSourceNames()
 	rs.SourceSets = rs.listSets()
 	return rs, nil
 }

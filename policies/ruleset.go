@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -62,6 +63,53 @@ type Ruleset struct {
 
 	sources *sourceTable // the table of SourceSets and of the sets views make from them
 	index   *groupIndex  // finds groups for ForGroup (nil outside Resolve)
+	names   *sourceNames // SourceName's answers (nil outside Resolve)
+}
+
+// sourceNames keeps what SourceName answered for each list of sources:
+// the rules of a site share a few thousand lists, and naming one looks at
+// every network and group.
+type sourceNames struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[uint64][]namedSources
+}
+
+type namedSources struct {
+	ps   []netip.Prefix
+	name string
+}
+
+func newSourceNames() *sourceNames {
+	return &sourceNames{seed: maphash.MakeSeed(), m: map[uint64][]namedSources{}}
+}
+
+// lookup returns the name of sources, working it out with name the first
+// time.
+func (c *sourceNames) lookup(sources []netip.Prefix, name func() string) string {
+	if c == nil {
+		return name()
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	for _, p := range sources {
+		b, _ := p.MarshalBinary()
+		h.Write(b)
+	}
+	key := h.Sum64()
+	c.mu.Lock()
+	for _, n := range c.m[key] {
+		if slices.Equal(n.ps, sources) {
+			c.mu.Unlock()
+			return n.name
+		}
+	}
+	c.mu.Unlock()
+	v := name()
+	c.mu.Lock()
+	c.m[key] = append(c.m[key], namedSources{slices.Clone(sources), v})
+	c.mu.Unlock()
+	return v
 }
 
 // Network is a named set of addresses of a policy.
@@ -79,6 +127,10 @@ func (rs *Ruleset) SourceName(sources []netip.Prefix) string {
 	if len(sources) == 0 {
 		return "any address"
 	}
+	return rs.names.lookup(sources, func() string { return rs.sourceName(sources) })
+}
+
+func (rs *Ruleset) sourceName(sources []netip.Prefix) string {
 	want := sortPrefixes(sources)
 	if name := rs.namedAs(want, 0); name != "" {
 		return name
@@ -349,6 +401,9 @@ func (rs *Ruleset) ForGroup(name string, shared bool) *Ruleset {
 	}
 	one := *rs
 	one.index = nil // of rs's groups, not of one's
+	if rs.names != nil {
+		one.names = newSourceNames() // one's groups name sources otherwise
+	}
 	one.Groups = []Group{rs.Groups[i]}
 	defer func() { one.SourceSets = one.listSets() }()
 	if !shared {

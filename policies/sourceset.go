@@ -382,6 +382,7 @@ func (rs *Ruleset) link() error {
 	}
 	rs.sources = t
 	rs.index = &groupIndex{}
+	rs.names = newSourceNames()
 	if rs.Schema == RulesetSchemaV1 {
 		rs.SourceSets = rs.listSets()
 	}
