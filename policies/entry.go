@@ -201,8 +201,22 @@ func (r *resolver) refs(svc *catalog.Service, e catalog.Entry, roleRefs []catalo
 }
 
 // citeAll resolves citations to Refs with their documents' titles and
-// addresses, each once.
+// addresses, each once. Needs that cite the same share one slice, clipped
+// so that an append makes a copy: a site's needs cite a few hundred lists.
 func (r *resolver) citeAll(cites []catalog.Citation) []Ref {
+	var key strings.Builder
+	for _, c := range cites {
+		key.WriteString(c.Doc + "\x00" + c.Section + "\x00")
+	}
+	if refs, ok := r.site.refs[key.String()]; ok {
+		return refs
+	}
+	refs := slices.Clip(r.cite(cites))
+	r.site.refs[key.String()] = refs
+	return refs
+}
+
+func (r *resolver) cite(cites []catalog.Citation) []Ref {
 	var out []Ref
 	for _, c := range cites {
 		ref := Ref{Doc: c.Doc, Section: c.Section}

@@ -62,6 +62,7 @@ type site struct {
 	sets    *sourceTable
 	holders map[string][]*Host      // role id → the host groups that hold it, in policy order
 	peers   map[string]holderResult // holders of a role or named networks, by cache key
+	refs    map[string][]Ref        // the Refs of a list of citations (citeAll)
 }
 
 // holderResult is a peer's addresses: its set, and the host groups left
@@ -72,7 +73,7 @@ type holderResult struct {
 }
 
 func newSite(p *Policy, c *catalog.Catalog) *site {
-	return &site{p: p, c: c, sets: newSourceTable(), holders: map[string][]*Host{}, peers: map[string]holderResult{}}
+	return &site{p: p, c: c, sets: newSourceTable(), holders: map[string][]*Host{}, peers: map[string]holderResult{}, refs: map[string][]Ref{}}
 }
 
 // roleHolders are the host groups that hold role id, in policy order.
