@@ -68,6 +68,19 @@ type capTerm struct {
 	ICMPType string // Capirca's name of the ICMP type, or ""
 }
 
+// fields are the keys and values of a term after its name and comments,
+// in the order both languages write them, with icmp as its ICMP types.
+func (t capTerm) fields(icmp string) [][2]string {
+	var out [][2]string
+	for _, kv := range [][2]string{{"source-address", t.Src}, {"destination-address", t.Dst},
+		{"destination-port", t.Port}, {"protocol", t.Proto}, {"icmp-type", icmp}, {"action", "accept"}} {
+		if kv[1] != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // capToken is a named list of a definitions file: prefixes, or ports with
 // their protocol ("88/tcp", "49152-65535/tcp").
 type capToken struct {
@@ -446,17 +459,10 @@ func capircaPolicy(p *capPolicy) ([]byte, string) {
 			for _, c := range t.Comment {
 				fmt.Fprintf(&b, "  comment:: %s\n", capQuote(c))
 			}
-			writeIf := func(key, val string) {
-				if val != "" {
-					fmt.Fprintf(&b, "  %s:: %s\n", key, val)
-				}
+			for _, kv := range t.fields(t.ICMPType) {
+				fmt.Fprintf(&b, "  %s:: %s\n", kv[0], kv[1])
 			}
-			writeIf("source-address", t.Src)
-			writeIf("destination-address", t.Dst)
-			writeIf("destination-port", t.Port)
-			writeIf("protocol", t.Proto)
-			writeIf("icmp-type", t.ICMPType)
-			b.WriteString("  action:: accept\n}\n")
+			b.WriteString("}\n")
 		}
 	}
 	return b.Bytes(), "pol"
@@ -501,21 +507,12 @@ func aerleonPolicy(p *capPolicy) ([]byte, string) {
 			}
 			fmt.Fprintf(&b, "      - name: %s\n", t.Name)
 			fmt.Fprintf(&b, "        comment: %s\n", q(cutComment(t.Comment[0])))
-			writeIf := func(key, val string) {
-				if val != "" {
-					fmt.Fprintf(&b, "        %s: %s\n", key, val)
-				}
+			// Aerleon 1.18's nftables generator fails on a term of one
+			// ICMP type; the type twice matches the same packets.
+			icmp := strings.TrimSpace(t.ICMPType + " " + t.ICMPType)
+			for _, kv := range t.fields(icmp) {
+				fmt.Fprintf(&b, "        %s: %s\n", kv[0], kv[1])
 			}
-			writeIf("source-address", t.Src)
-			writeIf("destination-address", t.Dst)
-			writeIf("destination-port", t.Port)
-			writeIf("protocol", t.Proto)
-			if t.ICMPType != "" {
-				// Aerleon 1.18's nftables generator fails on a term of
-				// one ICMP type; the type twice matches the same packets.
-				writeIf("icmp-type", t.ICMPType+" "+t.ICMPType)
-			}
-			b.WriteString("        action: accept\n")
 		}
 	}
 	return b.Bytes(), "yaml"
