@@ -33,7 +33,10 @@ measure() {
 import resource, subprocess, sys, time
 label, cmd = sys.argv[1], sys.argv[2:]
 start = time.monotonic()
-r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+# /dev/null write-only, as a shell's >/dev/null: fwgen takes a read-write
+# /dev/null on its standard output for a closed one.
+with open("/dev/null", "w") as null:
+    r = subprocess.run(cmd, stdout=null, stderr=subprocess.PIPE)
 wall = time.monotonic() - start
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 if r.returncode != 0:
@@ -55,7 +58,7 @@ echo
 printf '%-42s %10s %11s\n' "run" "time" "peak memory"
 for n in $SIZES; do
 	go run ./.ci/sitegen "$n" >"$work/site-$n.yaml"
-	for f in nftables iptables json csv powershell netsh markdown; do
+	for f in nftables iptables json csv powershell netsh markdown dot; do
 		measure "groups=$n --emit $f" "$work/fwgen" generate -q -f "$work/site-$n.yaml" --emit "$f"
 	done
 	measure "groups=$n --emit all -o DIR" "$work/fwgen" generate -q -f "$work/site-$n.yaml" --emit all -o "$work/out-$n"
@@ -67,28 +70,33 @@ echo "peers at $PEER_GROUPS host groups (same site, same rules)"
 capirca=/usr/bin/aclgen
 aerleon=.ci/aerleon/bin/aclgen
 go run ./.ci/sitegen "$PEER_GROUPS" >"$work/peer.yaml"
-"$work/fwgen" generate -q -f "$work/peer.yaml" --emit capirca -o "$work/cap"
-"$work/fwgen" generate -q -f "$work/peer.yaml" --emit aerleon -o "$work/aer"
-fw=$(seconds "fwgen nftables+iptables+ip6tables+netsh" bash -c "
-	for f in nftables iptables ip6tables netsh; do '$work/fwgen' generate -q -f '$work/peer.yaml' --emit \$f >/dev/null; done")
-echo "fwgen, nftables, iptables, ip6tables and netsh: $fw s"
+"$work/fwgen" generate -q -f "$work/peer.yaml" --emit capirca -o "$work/cap" 2>/dev/null
+"$work/fwgen" generate -q -f "$work/peer.yaml" --emit aerleon -o "$work/aer" 2>/dev/null
+# fwgen's time for the formats of a peer's targets: iptables and ip6tables
+# (its iptables target writes both families), netsh (windows_advfirewall),
+# and for Aerleon nftables too.
+fwgen_time() {
+	seconds "fwgen $*" bash -c "for f in $*; do '$work/fwgen' generate -q -f '$work/peer.yaml' --emit \$f >/dev/null; done"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
-if [ -x "$capirca" ]; then
-	pol=$(ls "$work/cap/pol")
-	t=$(seconds "capirca aclgen" "$capirca" --base_directory "$work/cap/pol" --definitions_directory "$work/cap/def" \
-		--output_directory "$work/cap-out" --policy_file "$work/cap/pol/$pol")
-	echo "Capirca aclgen (iptables, windows_advfirewall): $t s, $(ratio "$t" "$fw") times fwgen's time"
-else
-	echo "Capirca: $capirca missing (apt-get install python3-capirca)"
-fi
-if [ -x "$aerleon" ]; then
-	pol=$(ls "$work/aer/pol")
-	t=$(seconds "aerleon aclgen" "$aerleon" --base_directory "$work/aer/pol" --definitions_directory "$work/aer/def" \
-		--output_directory "$work/aer-out" --policy_file "$work/aer/pol/$pol")
-	echo "Aerleon aclgen (iptables, nftables, windows_advfirewall): $t s, $(ratio "$t" "$fw") times fwgen's time"
-else
-	echo "Aerleon: $aerleon missing (bash .ci/test.sh installs it)"
-fi
+# peer NAME ACLGEN EXPORT TARGETS: times a peer's aclgen on fwgen's export.
+peer() {
+	local name=$1 bin=$2 export=$3 targets=$4 pol t
+	if [ ! -x "$bin" ]; then
+		echo "$name: $bin missing (bash .ci/test.sh installs it)"
+		return
+	fi
+	pol=$(ls "$export/pol")
+	t=$(seconds "$name aclgen" "$bin" --base_directory "$export" --definitions_directory "$export/def" \
+		--output_directory "$export-out" --policy_file "$export/pol/$pol")
+	# shellcheck disable=SC2086 # one word a format
+	fw=$(fwgen_time $formats)
+	echo "$name aclgen ($targets): $t s; fwgen --emit ${formats// /, }: $fw s; ratio $(ratio "$t" "$fw")"
+}
+formats="iptables ip6tables netsh"
+peer Capirca "$capirca" "$work/cap" "iptables, windows_advfirewall"
+formats="iptables ip6tables netsh nftables"
+peer Aerleon "$aerleon" "$work/aer" "iptables, nftables, windows_advfirewall"
 
 if [ "${GOBENCH:-}" = 1 ]; then
 	echo

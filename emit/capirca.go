@@ -175,7 +175,7 @@ func capBuild(rs *policies.Ruleset, opts Options) (*capPolicy, error) {
 	if len(p.Filters) == 0 {
 		return nil, fmt.Errorf("no rules to export: Capirca and Aerleon refuse a policy without terms")
 	}
-	p.Networks, p.Services = b.list(b.byValues, b.tokens), b.list(b.serviceValues, b.services)
+	p.Networks, p.Services = b.list(b.tokens), b.list(b.services)
 	return p, nil
 }
 
@@ -257,7 +257,7 @@ func (b *capBuilder) service(services string, vals []string) string {
 }
 
 // list returns the tokens, sorted by name.
-func (b *capBuilder) list(byValues, tokens map[string]string) []capToken {
+func (b *capBuilder) list(tokens map[string]string) []capToken {
 	out := make([]capToken, 0, len(tokens))
 	for name, key := range tokens {
 		out = append(out, capToken{Name: name, Comment: b.comments[name], Values: strings.Fields(key)})

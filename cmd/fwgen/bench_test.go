@@ -28,7 +28,7 @@ func BenchmarkGenerate(b *testing.B) {
 		if err := os.WriteFile(site, synth.Site(n), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		for _, emit := range []string{"nftables", "iptables", "json", "powershell", "csv", "markdown", "all"} {
+		for _, emit := range []string{"nftables", "iptables", "json", "powershell", "netsh", "csv", "markdown", "all"} {
 			b.Run(fmt.Sprintf("groups=%d/emit=%s", n, emit), func(b *testing.B) {
 				args := []string{"generate", "-f", site, "--emit", emit, "-q"}
 				if emit == "all" {
