@@ -4,7 +4,7 @@
 package emit
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"slices"
@@ -133,18 +133,19 @@ type EmitFunc func(w io.Writer, rs *policies.Ruleset, opts Options) error
 func (f EmitFunc) Emit(w io.Writer, rs *policies.Ruleset, opts Options) error { return f(w, rs, opts) }
 
 // render executes the named template of the templates package into w,
-// through a buffer so that a failed render writes nothing.
+// through a buffered writer. A failed render may have written part of the
+// output: the command writes each output to memory or to a staging file
+// first, and drops it on error.
 func render(w io.Writer, name string, data any) error {
 	t, err := parsed(name)
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := t.Execute(bw, data); err != nil {
 		return err
 	}
-	_, err = w.Write(buf.Bytes())
-	return err
+	return bw.Flush()
 }
 
 // templateCache holds each template of the templates package, parsed on

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/fwgen/fwgen/policies"
 )
@@ -53,13 +52,31 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 			data.Add = append(data.Add, a.Args)
 		}
 	}
-	var buf bytes.Buffer
-	if err := render(&buf, "netsh.tmpl", data); err != nil {
-		return err
-	}
 	// cmd needs CRLF: with bare LF it can miss labels that goto looks for.
-	_, err = io.WriteString(w, strings.ReplaceAll(buf.String(), "\n", "\r\n"))
-	return err
+	return render(crlfWriter{w}, "netsh.tmpl", data)
+}
+
+// crlfWriter writes what it is given with each "\n" as "\r\n".
+type crlfWriter struct{ w io.Writer }
+
+func (c crlfWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			m, err := c.w.Write(p)
+			return n + m, err
+		}
+		if _, err := c.w.Write(p[:i]); err != nil {
+			return n, err
+		}
+		if _, err := io.WriteString(c.w, "\r\n"); err != nil {
+			return n, err
+		}
+		n += i + 1
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // netshProtocol spells a protocol as netsh's protocol= takes it: tcp, udp,

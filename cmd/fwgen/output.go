@@ -192,6 +192,17 @@ func writeAll(f *os.File, data []byte, perm fs.FileMode) error {
 	return err
 }
 
+// copyStdout copies r to standard output, refusing as writeStdout does.
+func copyStdout(w io.Writer, r io.Reader) error {
+	if w == io.Writer(os.Stdout) && stdoutClosed() {
+		return ioError{errors.New("standard output is closed: nothing would be written; redirect it to a file, or use -o")}
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return ioError{fmt.Errorf("standard output: %w", err)}
+	}
+	return nil
+}
+
 // writeStdout writes data to standard output, refusing when it was closed
 // (the Go runtime then quietly opens /dev/null in its place, and the
 // output would vanish).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -105,13 +106,42 @@ func generateRun(o *genOptions) error {
 	o.summarize(rs, formats)
 	o.warnUnused(formats)
 	if o.output == "" {
-		out, err := o.render(formats[0], rs)
+		return o.emitToStdout(formats[0], rs)
+	}
+	return o.writeSiteDir(formats, rs)
+}
+
+// emitToStdout writes rs in format f to standard output. A site's output
+// can be gigabytes (a Windows format lists each rule's sources), so it
+// goes to a temporary file first rather than to memory; standard output
+// gets it only once it is whole, and nothing when rendering fails. Where
+// no temporary file can be made, it is rendered in memory.
+func (o *genOptions) emitToStdout(f emit.Format, rs *policies.Ruleset) error {
+	tmp, err := os.CreateTemp("", "fwgen-output-*")
+	if err != nil {
+		out, err := o.render(f, rs)
 		if err != nil {
 			return err
 		}
 		return writeStdout(o.stdout, out)
 	}
-	return o.writeSiteDir(formats, rs)
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	opts, err := o.emitOptions()
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := f.Emitter.Emit(bw, rs, opts); err != nil {
+		return usageError{fmt.Errorf("--emit %s: %w", f.Name, err)}
+	}
+	if err := bw.Flush(); err != nil {
+		return ioError{fmt.Errorf("temporary file for the output: %w", err)}
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return ioError{err}
+	}
+	return copyStdout(o.stdout, tmp)
 }
 
 // writeSiteDir writes the outputs of rs in formats into the directory -o
