@@ -268,3 +268,25 @@ hosts:
 		t.Errorf("rules (-quick mode +policy file):\n%s", diff)
 	}
 }
+
+// TestLoadDeepNesting checks that brackets nested deeper than a policy
+// needs are refused before the parsers see them (100,000 levels took them
+// 15 GB), at the bracket, and that brackets in quotes and comments do not
+// count.
+func TestLoadDeepNesting(t *testing.T) {
+	deep := "fwgen: v1\nname: d\nx: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n"
+	_, err := Load("deep.yaml", []byte(deep), nil)
+	if err == nil || !strings.Contains(err.Error(), "deep.yaml:3:68: brackets nested more than 64 deep") {
+		t.Fatalf("got %v", err)
+	}
+	for _, ok := range []string{
+		`x: "` + strings.Repeat("[", 100) + `"`,
+		`x: '` + strings.Repeat("{", 100) + `''s'`,
+		"# " + strings.Repeat("[", 100),
+		"x: " + strings.Repeat("[", 64) + strings.Repeat("]", 64),
+	} {
+		if off := tooDeep([]byte(ok), maxFlowDepth); off >= 0 {
+			t.Errorf("%.20q...: refused at %d", ok, off)
+		}
+	}
+}
