@@ -13,11 +13,12 @@
 # 3. With GOBENCH=1, the Go benchmarks too (go test -bench), COUNT times
 #    each; compare two runs with benchstat.
 #
-# SIZES overrides the sizes ("100 1000"); PEER_GROUPS the size of step 2.
+# SIZES overrides the sizes ("100 1000"; empty for step 2 alone);
+# PEER_GROUPS the size of step 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZES=${SIZES:-"100 1000 10000"}
+SIZES=${SIZES-"100 1000 10000"}
 PEER_GROUPS=${PEER_GROUPS:-2000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -78,7 +79,7 @@ go run ./.ci/sitegen "$PEER_GROUPS" >"$work/peer.yaml"
 fwgen_time() {
 	seconds "fwgen $*" bash -c "for f in $*; do '$work/fwgen' generate -q -f '$work/peer.yaml' --emit \$f >/dev/null; done"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 # peer NAME ACLGEN EXPORT TARGETS: times a peer's aclgen on fwgen's export.
 peer() {
 	local name=$1 bin=$2 export=$3 targets=$4 pol t

@@ -46,7 +46,7 @@ type capPolicy struct {
 type capFilter struct {
 	Family  int
 	Hook    string // the chain of the iptables target: INPUT or FORWARD
-	Action  string // what the iptables target does with the rest: ACCEPT or DROP
+	Action  string // what the iptables target does with the rest: ACCEPT
 	Targets []capTarget
 	Terms   []capTerm
 }
@@ -60,6 +60,7 @@ type capTarget struct {
 // capTerm is one term: one protocol of a rule of a host group, from its
 // sources (a network token, or any) to its servers (a token, or any).
 type capTerm struct {
+	from     string // the sources, for the comment
 	Name     string
 	Comment  []string
 	Src, Dst string // network tokens; "" for any address
@@ -130,10 +131,11 @@ func capBuild(rs *policies.Ruleset, opts Options) (*capPolicy, error) {
 	p.Comment = []string{fmt.Sprintf("fwgen: policy %s (%s), %s chain", rs.Policy, rs.Source, chain),
 		fmt.Sprintf("Inbound rules of %s; one term a protocol of a rule, each citing the documents behind its ports.", plural(len(rs.Groups), "host group")),
 		"Targets are examples: replace them with the platforms of your firewalls."}
+	// The terms accept; what they do not is the firewall's own default
+	// policy, with its handling of replies, ICMP errors and neighbour
+	// discovery, which a platform's target sets. --default-deny is not
+	// the export's: the example targets accept the rest.
 	hook, action := strings.ToUpper(chain), "ACCEPT"
-	if opts.DefaultDeny {
-		action = "DROP"
-	}
 	b := &capBuilder{tokens: map[string]string{}, byValues: map[string]string{}, services: map[string]string{}, serviceValues: map[string]string{}}
 	termNames := map[string]string{}
 	for _, fam := range []int{4, 6} {
@@ -164,7 +166,7 @@ func capBuild(rs *policies.Ruleset, opts Options) (*capPolicy, error) {
 				if fam == 6 {
 					t.Name += "-6"
 				}
-				t.Comment = capComment(g, r, docs)
+				t.Comment = capComment(g, r, t.from, docs)
 				f.Terms = append(f.Terms, t)
 			}
 		}
@@ -193,19 +195,29 @@ type capBuilder struct {
 // returns an error for an ICMP type that Capirca has no name for.
 func (b *capBuilder) term(g *policies.Group, r policies.ScopeRule, fam int, dests []netip.Prefix) (capTerm, bool, error) {
 	t := capTerm{Proto: capProto(r.Proto)}
+	var srcs, ds []netip.Prefix
 	if r.Set != nil && !r.AnySource {
-		srcs := policies.OfFamily(r.Set.Prefixes, fam)
-		if len(srcs) == 0 {
+		if srcs = policies.OfFamily(r.Set.Prefixes, fam); len(srcs) == 0 {
 			return t, false, nil
 		}
-		t.Src = b.network(capTokenName(r.Set.Name, fam, len(srcs) != r.Set.Len()), r.Set.Label(), srcs)
 	}
 	if len(dests) > 0 {
-		ds := policies.OfFamily(dests, fam)
-		if len(ds) == 0 {
+		if ds = policies.OfFamily(dests, fam); len(ds) == 0 {
 			return t, false, nil
 		}
-		t.Dst = b.network(capTokenName("servers of "+g.Name, fam, len(ds) != len(dests)), "servers of host group "+g.Name, ds)
+	}
+	// Tokens only once the term is sure: no definition without a term.
+	if srcs != nil {
+		split := len(srcs) != r.Set.Len()
+		t.Src = b.network(capTokenName(r.Set.Name, fam, split), capSetLabel(r.Set.Name, fam, split, srcs), srcs)
+	}
+	if ds != nil {
+		split := len(ds) != len(dests)
+		t.Dst = b.network(capTokenName("servers of "+g.Name, fam, split), capSetLabel("servers of host group "+g.Name, fam, split, ds), ds)
+	}
+	t.from = "any"
+	if srcs != nil {
+		t.from = capSetLabel(r.Set.Name, fam, len(srcs) != r.Set.Len(), srcs)
 	}
 	switch {
 	case r.Proto.HasPorts():
@@ -338,6 +350,16 @@ func capTermBase(group string, owners map[string]string) (string, error) {
 	return base, nil
 }
 
+// capSetLabel names the part of a set that a term of one address family
+// carries: "clients (IPv4) (10.1.0.0/16)", "members of role dc (1,000
+// prefixes)".
+func capSetLabel(name string, fam int, split bool, ps []netip.Prefix) string {
+	if split {
+		name += fmt.Sprintf(" (IPv%d)", fam)
+	}
+	return policies.NewSourceSet(name, ps).Label()
+}
+
 // capProto is Capirca's name of a protocol.
 func capProto(p policies.Proto) string {
 	switch p {
@@ -349,8 +371,15 @@ func capProto(p policies.Proto) string {
 
 // capComment says what a term is for: the group, roles and services, each
 // service with the documents that give its ports.
-func capComment(g *policies.Group, r policies.ScopeRule, docs map[string]string) []string {
-	c := []string{fmt.Sprintf("host group %s: %s", g.Name, ruleWhat(r)), "roles " + strings.Join(r.Roles, ", ")}
+func capComment(g *policies.Group, r policies.ScopeRule, from string, docs map[string]string) []string {
+	what := string(r.Proto)
+	switch {
+	case r.Proto.HasPorts():
+		what += " " + PortList(r.Ports)
+	case r.ICMPType != nil:
+		what += fmt.Sprintf(" type %d", *r.ICMPType)
+	}
+	c := []string{fmt.Sprintf("host group %s: %s from %s", g.Name, what, from), "roles " + strings.Join(r.Roles, ", ")}
 	for _, s := range r.Services {
 		c = append(c, s+": "+docs[s])
 	}
@@ -393,7 +422,7 @@ var multiUnderscore = regexp.MustCompile(`_{2,}`)
 // A backslash is Capirca's escape of '"' only, so it stays, but never at the
 // end, where it would escape the closing quote.
 func capQuote(s string) string {
-	s = strings.ReplaceAll(cutComment(asciiOnly(oneLine(s))), `"`, "'")
+	s = strings.ReplaceAll(cutComment(capCommentLine(s)), `"`, "'")
 	if strings.HasSuffix(s, `\`) {
 		s += " "
 	}
@@ -435,8 +464,12 @@ func capDefinitions(p *capPolicy, toks []capToken, what string) []byte {
 	return b.Bytes()
 }
 
-// capCommentLine makes s fit a '#' comment line of a definitions file.
-func capCommentLine(s string) string { return asciiOnly(oneLine(s)) }
+// capCommentLine makes s one line of printable ASCII for a comment. A '%'
+// becomes "(percent)": the windows_advfirewall generators copy comments
+// into a batch file, where cmd expands %...% even in a comment line.
+func capCommentLine(s string) string {
+	return strings.ReplaceAll(asciiOnly(oneLine(s)), "%", "(percent)")
+}
 
 // capircaPolicy writes the policy in Capirca's .pol language.
 func capircaPolicy(p *capPolicy) ([]byte, string) {
@@ -484,7 +517,7 @@ func aerleonPolicy(p *capPolicy) ([]byte, string) {
 		for _, c := range p.Comment[1:] {
 			fmt.Fprintf(&b, "  # %s\n", capCommentLine(c))
 		}
-		b.WriteString("  - header:\n      comment: " + q(cutComment(fmt.Sprintf("%s, IPv%d", p.Comment[0], f.Family))) + "\n")
+		b.WriteString("  - header:\n      comment: " + q(cutComment(capCommentLine(fmt.Sprintf("%s, IPv%d", p.Comment[0], f.Family)))) + "\n")
 		b.WriteString("      targets:\n")
 		for _, t := range f.Targets {
 			fmt.Fprintf(&b, "        %s: %s\n", t.Platform, q(t.Options))
@@ -506,7 +539,7 @@ func aerleonPolicy(p *capPolicy) ([]byte, string) {
 				fmt.Fprintf(&b, "      # %s\n", capCommentLine(c))
 			}
 			fmt.Fprintf(&b, "      - name: %s\n", t.Name)
-			fmt.Fprintf(&b, "        comment: %s\n", q(cutComment(t.Comment[0])))
+			fmt.Fprintf(&b, "        comment: %s\n", q(cutComment(capCommentLine(t.Comment[0]))))
 			// Aerleon 1.18's nftables generator fails on a term of one
 			// ICMP type; the type twice matches the same packets.
 			icmp := strings.TrimSpace(t.ICMPType + " " + t.ICMPType)

@@ -77,7 +77,7 @@ func TestCapircaInterop(t *testing.T) {
 	capirca := needTool(t, "/usr/bin/aclgen", "install Debian's python3-capirca")
 	aerleon := aerleonBin(t)
 	for name, rs := range exampleRulesets(t) {
-		for _, opts := range []Options{{}, {Chain: chainForward, DefaultDeny: true}} {
+		for _, opts := range []Options{{}, {Chain: chainForward}} {
 			if opts.Chain == chainForward && slices.ContainsFunc(rs.Groups, func(g policies.Group) bool { return len(g.Addresses) == 0 }) {
 				continue
 			}
@@ -188,8 +188,10 @@ func capircaIptablesFlows(t *testing.T, data []byte) fwtest.Flows {
 			t.Fatalf("%s --test: %v\n%s\n%s", restore, err, out, b.String())
 		}
 		// What the rules accept: the state match Capirca adds to each
-		// (new and established connections) matches every packet of an
-		// accepted connection, and comment-only rules match nothing.
+		// (new, established, related) takes the accepted direction of a
+		// connection whatever its state, and comment-only rules match
+		// nothing. The replies are the default policy's, ACCEPT in the
+		// export's example targets.
 		var plain []string
 		for _, line := range strings.Split(b.String(), "\n") {
 			line = strings.Replace(line, " -m state --state NEW,ESTABLISHED,RELATED", "", 1)
@@ -286,11 +288,11 @@ func rulesetFlows(rs *policies.Ruleset, chain string) fwtest.Flows {
 // hostile names, in both languages.
 func TestCapircaGolden(t *testing.T) {
 	cases := exampleRulesets(t)
-	cases["hostile-forward-deny"] = linuxHostile()
+	cases["hostile-forward"] = linuxHostile()
 	for name, rs := range cases {
 		opts := Options{}
-		if strings.HasSuffix(name, "forward-deny") {
-			opts = Options{Chain: chainForward, DefaultDeny: true}
+		if strings.HasSuffix(name, "forward") {
+			opts = Options{Chain: chainForward}
 		}
 		for _, format := range []string{"capirca", "aerleon"} {
 			checkGolden(t, filepath.Join("..", "testdata", format, name+".txt"), emitString(t, format, rs, opts))
@@ -304,7 +306,7 @@ func TestCapircaHostile(t *testing.T) {
 	capirca := needTool(t, "/usr/bin/aclgen", "install Debian's python3-capirca")
 	aerleon := aerleonBin(t)
 	rs := linuxHostile()
-	opts := Options{Chain: chainForward, DefaultDeny: true}
+	opts := Options{Chain: chainForward}
 	for _, tool := range []struct{ format, bin, ext string }{{"capirca", capirca, "pol"}, {"aerleon", aerleon, "yaml"}} {
 		dir, out := t.TempDir(), t.TempDir()
 		writeBundle(t, dir, bundle(t, tool.format, rs, opts))

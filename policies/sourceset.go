@@ -367,6 +367,9 @@ func (rs *Ruleset) link() error {
 		g.sets, g.views = t, &viewCache{}
 		for j := range g.Needs {
 			n := &g.Needs[j]
+			if n.SourceSet != "" && len(n.Sources) > 0 {
+				return fmt.Errorf("host group %q: a need of %s has both source_set %q and sources: a need names its sources once", g.Name, n.Service, n.SourceSet)
+			}
 			switch {
 			case n.SourceSet != "":
 				s, ok := t.byName[n.SourceSet]

@@ -212,3 +212,16 @@ func TestSourceSetLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesetJSONBothSources checks that a need naming its sources twice,
+// a source set and a v1 list, is refused rather than read as one of them.
+func TestRulesetJSONBothSources(t *testing.T) {
+	data := `{"schema": "fwgen/ruleset/v2", "policy": "p", "source_sets": [{"name": "clients", "prefixes": ["10.0.0.0/8"]}],
+	"groups": [{"name": "g", "needs": [{"role": "dc", "service": "kdc", "protocol": "tcp", "ports": "88",
+	"source_set": "clients", "sources": ["1.2.3.4/32"], "refs": []}]}]}`
+	var rs Ruleset
+	err := json.Unmarshal([]byte(data), &rs)
+	if err == nil || !strings.Contains(err.Error(), "both source_set") {
+		t.Fatalf("got %v", err)
+	}
+}

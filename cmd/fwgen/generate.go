@@ -195,7 +195,7 @@ var formatOptions = []struct {
 	{"--bind", func(o *genOptions) bool { return o.bind != "program" }, []string{"powershell", "netsh", "csv"}},
 	{"--chain", func(o *genOptions) bool { return o.chain != "input" }, []string{"nftables", "iptables", "ip6tables", "capirca", "aerleon"}},
 	{"--table", func(o *genOptions) bool { return o.table != "fwgen" }, []string{"nftables", "iptables", "ip6tables"}},
-	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables", "capirca", "aerleon"}},
+	{"--default-deny", func(o *genOptions) bool { return o.defaultDeny }, []string{"nftables", "iptables", "ip6tables"}},
 }
 
 // warnUnused says on stderr which format options none of the chosen

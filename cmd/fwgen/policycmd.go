@@ -217,6 +217,9 @@ func checkOutputDir(dir string) error {
 	}
 	ext := strings.TrimPrefix(filepath.Ext(dir), ".")
 	for _, f := range emit.Formats() {
+		if ext != "" && ext == f.Ext && f.Bundler != nil {
+			return usagef("-o %s looks like a file name: --emit %s writes a directory (pol/, def/) for aclgen; give a directory", dir, f.Name)
+		}
 		if ext != "" && ext == f.Ext {
 			return usagef("-o %s looks like a file name: generate -o writes a directory of files (<group>.<ext>, site.csv); "+
 				"give a directory, or write one output to a file with fwgen generate -f POLICY --emit %s > %s", dir, f.Name, dir)

@@ -189,6 +189,8 @@ func fileKind(fi fs.FileInfo) string {
 		return "a named pipe"
 	case m&fs.ModeDevice != 0:
 		return "a device"
+	case m.IsRegular():
+		return "a file"
 	}
 	return "a special file"
 }
