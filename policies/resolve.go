@@ -34,6 +34,7 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 		}
 	}
 	site := newSite(p, c)
+	shared := newNeedsShare()
 	var errs []error
 	for i := range p.Hosts {
 		g, err := resolveGroup(site, &p.Hosts[i])
@@ -41,6 +42,7 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 			errs = append(errs, fmt.Errorf("host group %q: %w", p.Hosts[i].Name, err))
 			continue
 		}
+		shared.share(g)
 		rs.Groups = append(rs.Groups, *g)
 	}
 	if err := errors.Join(errs...); err != nil {
