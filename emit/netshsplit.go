@@ -108,12 +108,16 @@ func shareOut(lists [3][]string, free int) [3][][]string {
 // item longer than n is a run of its own.
 func chunk(items []string, n int) [][]string {
 	out := [][]string{nil}
+	size := 0 // the joined length of the last run
 	for _, it := range items {
-		last := out[len(out)-1]
-		if len(last) > 0 && joinedLen(last)+1+len(it) > n {
-			out = append(out, nil)
+		if last := out[len(out)-1]; len(last) > 0 && size+1+len(it) > n {
+			out, size = append(out, nil), 0
+		}
+		if len(out[len(out)-1]) > 0 {
+			size++ // the comma
 		}
 		out[len(out)-1] = append(out[len(out)-1], it)
+		size += len(it)
 	}
 	return out
 }
