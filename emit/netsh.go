@@ -42,8 +42,9 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	for _, r := range s.Rules {
 		taken[r.Name] = true
 	}
+	addrs := addressCache{}
 	for _, r := range s.Rules {
-		adds, err := netshRulesOf(r, taken)
+		adds, err := netshRulesOf(r, taken, addrs)
 		if err != nil {
 			return err
 		}

@@ -36,8 +36,8 @@ type netshAddRule struct{ Name, Args string }
 // share to the addresses of its shares, so that together they open what r
 // opens, and no more. taken holds the script's names; the parts' names are
 // added to it.
-func netshRulesOf(r winRule, taken map[string]bool) ([]netshAddRule, error) {
-	lists := [3][]string{netshPorts(r), winAddresses(r.Locals), winAddresses(r.Sources)}
+func netshRulesOf(r winRule, taken map[string]bool, addrs addressCache) ([]netshAddRule, error) {
+	lists := [3][]string{netshPorts(r), addrs.get(r.Locals), addrs.get(r.Sources)}
 	desc := netshDescription(r.Description)
 	if args := netshArgs(r, r.Name, desc, lists); netshAround+len(args) <= maxNetshLine {
 		return []netshAddRule{{r.Name, args}}, nil

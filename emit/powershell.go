@@ -2,6 +2,7 @@ package emit
 
 import (
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -51,13 +52,14 @@ func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	for _, h := range s.Header {
 		data.Header = append(data.Header, psComment(h))
 	}
+	lists := psLists{}
 	for _, r := range s.Rules {
-		data.Rules = append(data.Rules, psRuleOf(r))
+		data.Rules = append(data.Rules, psRuleOf(r, lists))
 	}
 	return render(w, "powershell.tmpl", data)
 }
 
-func psRuleOf(r winRule) psRule {
+func psRuleOf(r winRule, lists psLists) psRule {
 	p := psRule{
 		Comment:     psComment(r.Comment),
 		Name:        psQuote(r.Name),
@@ -78,10 +80,10 @@ func psRuleOf(r winRule) psRule {
 		p.IcmpType = psQuote(strconv.Itoa(*r.ICMPType))
 	}
 	if len(r.Locals) > 0 {
-		p.LocalAddress = psList(winAddresses(r.Locals))
+		p.LocalAddress = lists.get(r.Locals)
 	}
 	if len(r.Sources) > 0 {
-		p.RemoteAddress = psList(winAddresses(r.Sources))
+		p.RemoteAddress = lists.get(r.Sources)
 	}
 	if len(r.Profiles) > 0 {
 		p.Profile = psList(r.Profiles)
@@ -137,4 +139,18 @@ func psList(items []string) string {
 		col += len(q)
 	}
 	return b.String()
+}
+
+// psLists keeps the PowerShell lists of a script's address lists, each
+// written once however many rules use it (see addressCache).
+type psLists map[addressKey]string
+
+func (c psLists) get(ps []netip.Prefix) string {
+	k := addressKey{&ps[0], len(ps)}
+	if s, ok := c[k]; ok {
+		return s
+	}
+	s := psList(winAddresses(ps))
+	c[k] = s
+	return s
 }

@@ -584,6 +584,31 @@ func winPorts(rs []policies.PortRange) []string {
 	return s
 }
 
+// addressCache keeps winAddresses' answers for the lists of one script:
+// its rules share a few lists (a role's members, a network), each written
+// again in every rule. It knows a list by its first element's address and
+// its length, so the lists must not change while it is in use.
+type addressCache map[addressKey][]string
+
+type addressKey struct {
+	first *netip.Prefix
+	n     int
+}
+
+// get returns winAddresses(ps), worked out once per list.
+func (c addressCache) get(ps []netip.Prefix) []string {
+	if len(ps) == 0 {
+		return nil
+	}
+	k := addressKey{&ps[0], len(ps)}
+	if s, ok := c[k]; ok {
+		return s
+	}
+	s := winAddresses(ps)
+	c[k] = s
+	return s
+}
+
 // winAddresses spells prefixes as Windows Firewall shows them: a single
 // address without its /32 or /128, a network in CIDR form.
 func winAddresses(ps []netip.Prefix) []string {
