@@ -372,14 +372,7 @@ func capProto(p policies.Proto) string {
 // capComment says what a term is for: the group, roles and services, each
 // service with the documents that give its ports.
 func capComment(g *policies.Group, r policies.ScopeRule, from string, docs map[string]string) []string {
-	what := string(r.Proto)
-	switch {
-	case r.Proto.HasPorts():
-		what += " " + PortList(r.Ports)
-	case r.ICMPType != nil:
-		what += fmt.Sprintf(" type %d", *r.ICMPType)
-	}
-	c := []string{fmt.Sprintf("host group %s: %s from %s", g.Name, what, from), "roles " + strings.Join(r.Roles, ", ")}
+	c := []string{fmt.Sprintf("host group %s: %s from %s", g.Name, ruleTraffic(r), from), "roles " + strings.Join(r.Roles, ", ")}
 	for _, s := range r.Services {
 		c = append(c, s+": "+docs[s])
 	}

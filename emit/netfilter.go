@@ -359,6 +359,12 @@ func linuxNote(r policies.ScopeRule) string {
 
 // ruleWhat names the traffic of a scope rule: "tcp 53,88 from 10.0.0.0/8".
 func ruleWhat(r policies.ScopeRule) string {
+	return ruleTraffic(r) + " from " + r.Set.Label()
+}
+
+// ruleTraffic names the protocol and ports or ICMP type of a scope rule:
+// "tcp 53,88", "icmpv4 type 8".
+func ruleTraffic(r policies.ScopeRule) string {
 	what := string(r.Proto)
 	switch {
 	case r.Proto.HasPorts():
@@ -366,7 +372,7 @@ func ruleWhat(r policies.ScopeRule) string {
 	case r.ICMPType != nil:
 		what += fmt.Sprintf(" type %d", *r.ICMPType)
 	}
-	return what + " from " + r.Set.Label()
+	return what
 }
 
 // linuxComment names the roles and services of a rule: "roles dc; services
