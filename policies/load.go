@@ -138,7 +138,7 @@ func Load(name string, data []byte, c *catalog.Catalog) (*Policy, error) {
 		return nil, err
 	}
 	p.Source = name
-	p.pos = func(path string) (int, int) { return l.position(path, l.keys) }
+	p.pos = l.positions()
 	return p, nil
 }
 
@@ -412,4 +412,29 @@ func sourceExcerpt(data []byte, line, col int) string {
 		out += "\n" + strings.Repeat(" ", len(prefix)+col-1) + "^"
 	}
 	return out
+}
+
+// positions returns what Policy.Pos answers: the line and column of the
+// value at a path, or of its key, or of its nearest parent that has one,
+// as l.position finds them. It keeps a table of them rather than the YAML
+// nodes, which a site of thousands of host groups would hold in memory
+// for as long as its policy.
+func (l *loader) positions() func(path string) (int, int) {
+	table := make(map[string][2]int32, len(l.vals)+len(l.keys))
+	for k, n := range l.vals {
+		table[k] = [2]int32{int32(n.Line), int32(n.Column)}
+	}
+	for k, n := range l.keys { // a key's position comes before its value's
+		table[k] = [2]int32{int32(n.Line), int32(n.Column)}
+	}
+	return func(path string) (int, int) {
+		for p := path; ; p = parentPath(p) {
+			if lc, ok := table[p]; ok {
+				return int(lc[0]), int(lc[1])
+			}
+			if p == "" {
+				return 0, 0
+			}
+		}
+	}
 }
