@@ -3,6 +3,7 @@ package emit
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 
 	"github.com/fwgen/fwgen/policies"
 )
@@ -33,7 +34,7 @@ func (f BundleFunc) Bundle(rs *policies.Ruleset, opts Options) ([]File, error) {
 func checkPaths(files []File) error {
 	seen := map[string]bool{}
 	for _, f := range files {
-		if f.Path == "" || path.Clean(f.Path) != f.Path || path.IsAbs(f.Path) || f.Path == ".." || len(f.Path) > 2 && f.Path[:3] == "../" {
+		if !filepath.IsLocal(filepath.FromSlash(f.Path)) || path.Clean(f.Path) != f.Path {
 			return fmt.Errorf("bundle path %q is not a clean relative path", f.Path)
 		}
 		if seen[f.Path] {

@@ -339,3 +339,19 @@ func TestCapircaFlowsCatchWidening(t *testing.T) {
 		t.Fatal("an export with an extra port passed the flow comparison")
 	}
 }
+
+// TestCheckPaths checks that a bundle path must be clean, relative and
+// inside the output directory.
+func TestCheckPaths(t *testing.T) {
+	for _, bad := range []string{"", "/etc/x", "../x", "..", "pol/../../x", "pol//x", "./x"} {
+		if checkPaths([]File{{Path: bad}}) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := checkPaths([]File{{Path: "pol/site.pol"}, {Path: "def/NETWORKS.net"}}); err != nil {
+		t.Error(err)
+	}
+	if checkPaths([]File{{Path: "a"}, {Path: "a"}}) == nil {
+		t.Error("a path written twice accepted")
+	}
+}
