@@ -1,9 +1,11 @@
 package emit
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/fwgen/fwgen/policies"
@@ -26,7 +28,8 @@ type netshScript struct {
 	Header []string
 	Prefix string
 	Names  []string
-	Add    []string
+	Add    iter.Seq[string] // made as they are written
+	Count  int              // the Add lines
 }
 
 func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
@@ -43,18 +46,31 @@ func emitNetsh(w io.Writer, rs *policies.Ruleset, opts Options) error {
 		taken[r.Name] = true
 	}
 	addrs := addressCache{}
-	for _, r := range s.Rules {
-		adds, err := netshRulesOf(r, taken, addrs)
+	var commands []netshCommand
+	for i := range s.Rules {
+		cs, err := netshCommandsOf(s.Rules[i], taken, addrs)
 		if err != nil {
 			return err
 		}
-		for _, a := range adds {
-			data.Names = append(data.Names, netshQuote(a.Name))
-			data.Add = append(data.Add, a.Args)
+		for _, c := range cs {
+			data.Names = append(data.Names, c.name)
+		}
+		commands = append(commands, cs...)
+	}
+	data.Count = len(commands)
+	data.Add = func(yield func(string) bool) {
+		for _, c := range commands {
+			if !yield(c.args()) {
+				return
+			}
 		}
 	}
 	// cmd needs CRLF: with bare LF it can miss labels that goto looks for.
-	return render(crlfWriter{w}, "netsh.tmpl", data)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := render(crlfWriter{bw}, "netsh.tmpl", data); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // crlfWriter writes what it is given with each "\n" as "\r\n".

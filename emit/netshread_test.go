@@ -73,7 +73,7 @@ func netshShape(lines []string) []string {
 // rendered with one line of each kind of data.
 func netshTemplateShape() ([]string, error) {
 	var buf bytes.Buffer
-	data := netshScript{Header: []string{"header"}, Names: []string{`"name"`}, Add: []string{"name=x"}}
+	data := netshScript{Header: []string{"header"}, Names: []string{`"name"`}, Add: slices.Values([]string{"name=x"}), Count: 1}
 	if err := render(&buf, "netsh.tmpl", data); err != nil {
 		return nil, err
 	}

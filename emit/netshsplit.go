@@ -26,36 +26,138 @@ var (
 // in its description.
 const netshReserve = 100
 
-// netshAddRule is one "add rule" command: the rule's name and its
-// arguments.
-type netshAddRule struct{ Name, Args string }
+// netshRuleText is the text that the commands of one rule share: what
+// comes between the name and the lists, and after the lists, up to the
+// description; and the rule's description, cut to fit and quoted.
+type netshRuleText struct {
+	proto string // " dir=in action=allow protocol=..."
+	ports bool   // the protocol has ports: localport= is written
+	tail  string // " program=... service=... profile=..."
+	desc  string // quoted
+	// open is the quoted description without its closing quote (nor the
+	// backslashes doubled before it), for a part's note to follow.
+	open string
+}
 
-// netshRulesOf returns the commands that add r: one, or when its ports,
+func netshRuleTextOf(r winRule) *netshRuleText {
+	desc := netshDescription(r.Description)
+	t := &netshRuleText{proto: " dir=in action=allow protocol=" + netshProtocol(r.Proto, r.ICMPType), ports: r.Proto.HasPorts(),
+		desc: netshQuote(desc), open: `"` + netshEscape(desc)}
+	if r.Program != "" {
+		t.tail += " program=" + netshQuote(r.Program)
+	}
+	if r.Service != "" {
+		t.tail += " service=" + netshQuote(r.Service)
+	}
+	profile := "any"
+	if len(r.Profiles) > 0 {
+		profile = strings.ToLower(strings.Join(r.Profiles, ","))
+	}
+	t.tail += " profile=" + profile
+	return t
+}
+
+// netshCommand is one "add rule" command of a rule: its name, its share
+// of the rule's lists (local ports, local and remote addresses), and, when
+// the rule was split, which part it is of how many.
+type netshCommand struct {
+	text        *netshRuleText
+	name        string // quoted
+	lists       [3][]string
+	part, parts int // 0 and 0 for a rule that was not split
+}
+
+// netshPartNote ends the description of a part of a split rule. It has
+// only letters, digits, spaces and punctuation that netshEscape keeps, and
+// ends in neither a quote nor a backslash: netshQuote(desc + note) is
+// netshEscape(desc) + note, quoted.
+func netshPartNote(part, parts int) string {
+	return fmt.Sprintf(" Part %d of %d of one rule, split to keep each netsh command short.", part, parts)
+}
+
+// len is the length of the command's arguments (args), reckoned without
+// making them.
+func (c netshCommand) len() int {
+	n := len("name=") + len(c.name) + len(c.text.proto) + len(c.text.tail) + len(" description=") + len(c.text.desc)
+	if c.parts > 0 {
+		n += len(c.text.open) + len(netshPartNote(c.part, c.parts)) + len(`"`) - len(c.text.desc)
+	}
+	if c.text.ports {
+		n += len(" localport=") + joinedLen(c.lists[0])
+	}
+	if len(c.lists[1]) > 0 {
+		n += len(" localip=") + joinedLen(c.lists[1])
+	}
+	if len(c.lists[2]) > 0 {
+		n += len(" remoteip=") + joinedLen(c.lists[2])
+	}
+	return n
+}
+
+// args is the command's arguments, without the leading "netsh advfirewall
+// firewall add rule"; a site's script has hundreds of thousands, so each
+// is made in one piece when it is written.
+func (c netshCommand) args() string {
+	var b strings.Builder
+	b.Grow(c.len())
+	b.WriteString("name=")
+	b.WriteString(c.name)
+	b.WriteString(c.text.proto)
+	list := func(key string, items []string) {
+		b.WriteString(key)
+		for i, it := range items {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(it)
+		}
+	}
+	if c.text.ports {
+		list(" localport=", c.lists[0])
+	}
+	if len(c.lists[1]) > 0 {
+		list(" localip=", c.lists[1])
+	}
+	if len(c.lists[2]) > 0 {
+		list(" remoteip=", c.lists[2])
+	}
+	b.WriteString(c.text.tail)
+	b.WriteString(" description=")
+	if c.parts > 0 {
+		b.WriteString(c.text.open) // netshQuote(desc + note)
+		b.WriteString(netshPartNote(c.part, c.parts))
+		b.WriteByte('"')
+	} else {
+		b.WriteString(c.text.desc)
+	}
+	return b.String()
+}
+
+// netshCommandsOf returns the commands that add r: one, or when its ports,
 // local and remote addresses would make the line too long, one for each
 // share of them, named <name>-part<N>. Each part opens the ports of its
 // share to the addresses of its shares, so that together they open what r
 // opens, and no more. taken holds the script's names; the parts' names are
-// added to it.
-func netshRulesOf(r winRule, taken map[string]bool, addrs addressCache) ([]netshAddRule, error) {
-	lists := [3][]string{netshPorts(r), addrs.get(r.Locals), addrs.get(r.Sources)}
-	desc := netshDescription(r.Description)
-	if args := netshArgs(r, r.Name, desc, lists); netshAround+len(args) <= maxNetshLine {
-		return []netshAddRule{{r.Name, args}}, nil
+// added to it. The commands' text is made when it is written (args).
+func netshCommandsOf(r winRule, taken map[string]bool, addrs addressCache) ([]netshCommand, error) {
+	text := netshRuleTextOf(r)
+	whole := netshCommand{text: text, name: netshQuote(r.Name), lists: [3][]string{netshPorts(r), addrs.get(r.Locals), addrs.get(r.Sources)}}
+	if netshAround+whole.len() <= maxNetshLine {
+		return []netshCommand{whole}, nil
 	}
-	free := maxNetshLine - netshAround - netshReserve - netshListKeys - len(netshArgs(r, r.Name, desc, [3][]string{}))
-	shares := shareOut(lists, free)
+	free := maxNetshLine - netshAround - netshReserve - netshListKeys - (netshCommand{text: text, name: whole.name}).len()
+	shares := shareOut(whole.lists, free)
 	n := len(shares[0]) * len(shares[1]) * len(shares[2])
-	var out []netshAddRule
+	var out []netshCommand
 	for _, ports := range shares[0] {
 		for _, locals := range shares[1] {
 			for _, remotes := range shares[2] {
-				name := uniqueName(taken, r.Name+"-part"+strconv.Itoa(len(out)+1))
-				note := fmt.Sprintf(" Part %d of %d of one rule, split to keep each netsh command short.", len(out)+1, n)
-				args := netshArgs(r, name, desc+note, [3][]string{ports, locals, remotes})
-				if netshAround+len(args) > maxNetshLine {
-					return nil, fmt.Errorf("rule %s: a part's netsh command has %d characters, more than %d", r.Name, netshAround+len(args), maxNetshLine)
+				c := netshCommand{text: text, name: netshQuote(uniqueName(taken, r.Name+"-part"+strconv.Itoa(len(out)+1))),
+					lists: [3][]string{ports, locals, remotes}, part: len(out) + 1, parts: n}
+				if size := netshAround + c.len(); size > maxNetshLine {
+					return nil, fmt.Errorf("rule %s: a part's netsh command has %d characters, more than %d", r.Name, size, maxNetshLine)
 				}
-				out = append(out, netshAddRule{name, args})
+				out = append(out, c)
 			}
 		}
 	}
@@ -139,31 +241,4 @@ func uniqueName(taken map[string]bool, name string) string {
 	}
 	taken[name] = true
 	return name
-}
-
-// netshArgs is the "add rule" command of a rule with the given name,
-// description (raw) and lists of local ports, local and remote addresses,
-// without the leading "netsh advfirewall firewall add rule".
-func netshArgs(r winRule, name, desc string, lists [3][]string) string {
-	args := []string{"name=" + netshQuote(name), "dir=in", "action=allow", "protocol=" + netshProtocol(r.Proto, r.ICMPType)}
-	if r.Proto.HasPorts() {
-		args = append(args, "localport="+strings.Join(lists[0], ","))
-	}
-	if len(lists[1]) > 0 {
-		args = append(args, "localip="+strings.Join(lists[1], ","))
-	}
-	if len(lists[2]) > 0 {
-		args = append(args, "remoteip="+strings.Join(lists[2], ","))
-	}
-	profile := "any"
-	if len(r.Profiles) > 0 {
-		profile = strings.ToLower(strings.Join(r.Profiles, ","))
-	}
-	if r.Program != "" {
-		args = append(args, "program="+netshQuote(r.Program))
-	}
-	if r.Service != "" {
-		args = append(args, "service="+netshQuote(r.Service))
-	}
-	return strings.Join(append(args, "profile="+profile, "description="+netshQuote(desc)), " ")
 }

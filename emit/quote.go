@@ -107,12 +107,19 @@ func psComment(s string) string {
 // quote character. The text is made one line of printable ASCII: cmd reads
 // a batch file in the OEM code page, so other characters would be mangled.
 func netshQuote(s string) string {
-	s = asciiOnly(oneLine(s))
-	s = strings.ReplaceAll(s, `"`, "'")
-	s = strings.ReplaceAll(s, "%", "%%")
+	s = netshEscape(s)
 	trimmed := strings.TrimRight(s, `\`)
 	s += strings.Repeat(`\`, len(s)-len(trimmed))
 	return `"` + s + `"`
+}
+
+// netshEscape is what netshQuote puts between its quotes, but for the
+// backslashes it doubles at the end: it works character by character, so
+// netshEscape(a+b) is netshEscape(a)+netshEscape(b).
+func netshEscape(s string) string {
+	s = asciiOnly(oneLine(s))
+	s = strings.ReplaceAll(s, `"`, "'")
+	return strings.ReplaceAll(s, "%", "%%")
 }
 
 // cmdComment makes s safe to follow "rem " in a batch file. REM ignores the

@@ -77,6 +77,18 @@ func TestNetshQuoteRoundTrip(t *testing.T) {
 	}
 }
 
+// TestNetshPartNote checks that a split rule's part may write its
+// description as netshEscape(desc), its note and a quote: what netshQuote
+// makes of the two together.
+func TestNetshPartNote(t *testing.T) {
+	for _, s := range append(hostile, "", `\`, `C:\dir\`, "\xff\xfe", "%", "\r") {
+		note := netshPartNote(3, 12)
+		if got, want := `"`+netshEscape(s)+note+`"`, netshQuote(s+note); got != want {
+			t.Errorf("%q: %s, want %s", s, got, want)
+		}
+	}
+}
+
 func TestComments(t *testing.T) {
 	for _, s := range hostile {
 		ps := psComment(s)

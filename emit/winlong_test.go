@@ -85,3 +85,31 @@ func TestPowerShellLongLists(t *testing.T) {
 		checkRules(t, rs, Options{}, rules)
 	})
 }
+
+// TestNetshLineLength checks the length netshCommandsOf reckons a command
+// at, without making it, against the command made: for the long lists,
+// and every example.
+func TestNetshLineLength(t *testing.T) {
+	sets := map[string]*policies.Ruleset{"long": longRuleset()}
+	for name, rs := range exampleRulesets(t) {
+		sets[name] = rs
+	}
+	for name, rs := range sets {
+		s, err := windowsScript(netshFormat, rs, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		taken, addrs := map[string]bool{}, addressCache{}
+		for i := range s.Rules {
+			cs, err := netshCommandsOf(s.Rules[i], taken, addrs)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, c := range cs {
+				if got, want := c.len(), len(c.args()); got != want {
+					t.Errorf("%s, %s: reckoned %d characters, made %d", name, c.name, got, want)
+				}
+			}
+		}
+	}
+}
