@@ -121,6 +121,10 @@ func quickRun(o *genOptions) error {
 	if err := o.checkFlags(); err != nil {
 		return err
 	}
+	if o.emit == "all" || strings.Contains(o.emit, ",") {
+		return usagef("--emit %s: without a site policy fwgen writes one format; "+
+			"a site policy writes several into a directory (fwgen generate -f site.yaml --emit %s -o DIR)", o.emit, o.emit)
+	}
 	f, err := emit.Lookup(o.emit)
 	if err != nil {
 		return usageError{err}

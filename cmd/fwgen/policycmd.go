@@ -30,7 +30,7 @@ const maxPolicySize = policies.MaxSize
 func newGenerateCmd(stdout, stderr io.Writer) *cobra.Command {
 	opts := &genOptions{stdout: stdout, stderr: stderr}
 	cmd := &cobra.Command{
-		Use:   "generate -f site.yaml [--emit FORMAT|all] [-o DIR]",
+		Use:   "generate -f site.yaml [--emit FORMAT[,FORMAT...]|all] [-o DIR]",
 		Short: "Generate the rules of every host group of a site policy",
 		Long: `generate reads a site policy and writes its rules. With -o DIR it writes one
 file per host group and format, <group>.<ext>, and site.csv for the whole site;
@@ -51,9 +51,10 @@ policy has an error.`,
 		_ = cmd.Flags().MarkHidden(name)
 	}
 	cmd.Flags().Lookup("output").Usage = "write into this directory, all or nothing: <group>.<ext> per host group and format, and site.csv"
-	cmd.Flags().Lookup("emit").Usage = "output format, or all: " + strings.Join(emit.Names(), ", ")
+	cmd.Flags().Lookup("emit").Usage = "output format, or with -o DIR several (comma-separated) or all: " + strings.Join(emit.Names(), ", ")
 	cmd.Example = `  fwgen generate -f site.yaml --emit all -o rules/
   fwgen generate -f site.yaml --emit nftables > site.nft
+  fwgen generate -f site.yaml --emit nftables,netsh -o rules/
   fwgen generate -f site.yaml --emit all -o rules/ --check`
 	cmd.Flags().StringVarP(&opts.policyFile, "file", "f", "", "site policy YAML")
 	completeCatalogFlags(cmd, true)
@@ -93,7 +94,7 @@ func generateRun(o *genOptions) error {
 		return usagef("--check compares a directory: give the one generate -o wrote")
 	}
 	if o.output == "" && len(formats) != 1 {
-		return usagef("--emit all writes one file per host group and format: give a directory with -o")
+		return usagef("--emit %s writes one file per host group and format: give a directory with -o", o.emit)
 	}
 	if o.output == "" && formats[0].Bundler != nil {
 		return bundleNeedsDir(formats[0])
@@ -228,16 +229,39 @@ func checkOutputDir(dir string) error {
 	return nil
 }
 
-// formats resolves --emit, where "all" means every format.
+// formats resolves --emit: a format, a comma-separated list of formats
+// (for -o DIR; each once), or all, which means every format. They come in
+// the order of emit.Formats.
 func (o *genOptions) formats() ([]emit.Format, error) {
 	if o.emit == "all" {
 		return emit.Formats(), nil
 	}
-	f, err := emit.Lookup(o.emit)
-	if err != nil {
-		return nil, usageError{err}
+	names := strings.Split(o.emit, ",")
+	var want []emit.Format
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, usagef("--emit %s: an empty format name", o.emit)
+		}
+		if name == "all" {
+			return nil, usagef("--emit %s: all means every format; name it alone", o.emit)
+		}
+		f, err := emit.Lookup(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--emit %s: %w", o.emit, err)}
+		}
+		if slices.ContainsFunc(want, func(g emit.Format) bool { return g.Name == f.Name }) {
+			return nil, usagef("--emit %s: %s is named twice", o.emit, f.Name)
+		}
+		want = append(want, f)
 	}
-	return []emit.Format{f}, nil
+	var out []emit.Format
+	for _, f := range emit.Formats() {
+		if slices.ContainsFunc(want, func(g emit.Format) bool { return g.Name == f.Name }) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // loadPolicy reads and loads a site policy. The Ruleset names it by its
