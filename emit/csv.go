@@ -54,7 +54,10 @@ func csvRow(group string, servers []netip.Prefix, r policies.ServiceRule) []stri
 	if r.ICMPType != nil {
 		icmp = strconv.Itoa(*r.ICMPType)
 	}
-	sources := policies.SourcesKey(r.Sources)
+	sources := r.Set.String() // worked out once per set: a role's members are in many rows
+	if r.Set == nil {
+		sources = policies.SourcesKey(r.Sources) // a Ruleset built by hand
+	}
 	if sources == "" {
 		sources = "any"
 	}
