@@ -73,6 +73,12 @@ type sourceNames struct {
 	mu   sync.Mutex
 	seed maphash.Seed
 	m    map[uint64][]namedSources
+	// index holds, for both IP versions and each (0, 4, 6), the networks
+	// and host groups that names are made of.
+	index [3]struct {
+		once sync.Once
+		ix   *nameIndex
+	}
 }
 
 type namedSources struct {
@@ -149,39 +155,77 @@ func (rs *Ruleset) sourceName(sources []netip.Prefix) string {
 // host groups, whose prefixes of IP version fam (0 for both) are exactly
 // want; "" when there is none.
 func (rs *Ruleset) namedAs(want []netip.Prefix, fam int) string {
-	type named struct {
-		name string
-		ps   []netip.Prefix
-	}
-	var sets []named
-	for _, n := range rs.Networks {
-		sets = append(sets, named{n.Name, n.Prefixes})
-	}
-	for pass := range 2 {
-		if pass == 1 {
-			for _, g := range rs.Groups {
-				if g.SharedWith == "" {
-					sets = append(sets, named{"host group " + g.Name, g.Addresses})
-				}
-			}
+	ix := rs.nameIndexOf(fam)
+	var names []string
+	var covered []netip.Prefix
+	for _, n := range ix.networks {
+		if len(n.ps) > 0 && containsAll(want, n.ps) {
+			names = append(names, n.name)
+			covered = append(covered, n.ps...)
 		}
-		var names []string
-		var covered []netip.Prefix
-		for _, n := range sets {
-			ps := n.ps
+	}
+	if len(names) > 0 && slices.Equal(sortPrefixes(covered), want) {
+		return strings.Join(names, " + ")
+	}
+	// The groups that hold a prefix of want, in the policy's order: a
+	// site has thousands of groups and a name takes a few.
+	var candidates []int
+	for _, p := range want {
+		candidates = append(candidates, ix.byPrefix[p]...)
+	}
+	slices.Sort(candidates)
+	for _, i := range slices.Compact(candidates) {
+		if n := ix.groups[i]; containsAll(want, n.ps) {
+			names = append(names, n.name)
+			covered = append(covered, n.ps...)
+		}
+	}
+	if len(names) > 0 && slices.Equal(sortPrefixes(covered), want) {
+		return strings.Join(names, " + ")
+	}
+	return ""
+}
+
+// nameIndex is what names are made of, for one IP version or both: the
+// networks and the host groups (but those that are part of another's
+// file) with their prefixes of that version, sorted, and the groups that
+// hold each prefix.
+type nameIndex struct {
+	networks, groups []namedSources
+	byPrefix         map[netip.Prefix][]int // indexes of groups
+}
+
+// nameIndexOf returns the nameIndex of IP version fam, worked out once
+// per Ruleset (each time for one built by hand).
+func (rs *Ruleset) nameIndexOf(fam int) *nameIndex {
+	build := func() *nameIndex {
+		ix := &nameIndex{byPrefix: map[netip.Prefix][]int{}}
+		of := func(ps []netip.Prefix) []netip.Prefix {
 			if fam != 0 {
 				ps = OfFamily(ps, fam)
 			}
-			if len(ps) > 0 && containsAll(want, sortPrefixes(ps)) {
-				names = append(names, n.name)
-				covered = append(covered, ps...)
+			return sortPrefixes(ps)
+		}
+		for _, n := range rs.Networks {
+			ix.networks = append(ix.networks, namedSources{name: n.Name, ps: of(n.Prefixes)})
+		}
+		for _, g := range rs.Groups {
+			if ps := of(g.Addresses); g.SharedWith == "" && len(ps) > 0 {
+				for _, p := range ps {
+					ix.byPrefix[p] = append(ix.byPrefix[p], len(ix.groups))
+				}
+				ix.groups = append(ix.groups, namedSources{name: "host group " + g.Name, ps: ps})
 			}
 		}
-		if len(names) > 0 && slices.Equal(sortPrefixes(covered), want) {
-			return strings.Join(names, " + ")
-		}
+		return ix
 	}
-	return ""
+	if rs.names == nil {
+		return build()
+	}
+	i := map[int]int{0: 0, 4: 1, 6: 2}[fam]
+	c := &rs.names.index[i]
+	c.once.Do(func() { c.ix = build() })
+	return c.ix
 }
 
 // containsAll reports whether every prefix of part is in whole, both
