@@ -84,10 +84,11 @@ func clipList(items []string, sep string, n int) string {
 	return ""
 }
 
-// RulesetGraph draws a Ruleset: an edge from each set of sources to each
+// rulesetGraph draws a Ruleset: an edge from each set of sources to each
 // host group that accepts it, labelled with the protocols and ports and
-// the services, and marked "open" from any address.
-func RulesetGraph(rs *policies.Ruleset) Graph {
+// the services, and marked "open" from any address. labels names the
+// sources.
+func rulesetGraph(rs *policies.Ruleset, labels *sourceLabels) Graph {
 	b := newGraphBuilder()
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
@@ -95,7 +96,7 @@ func RulesetGraph(rs *policies.Ruleset) Graph {
 			continue
 		}
 		to := b.node(g.Name, true)
-		for _, e := range groupEdges(rs, g) {
+		for _, e := range groupEdges(g, labels) {
 			e.From, e.To = b.source(e.From), to
 			b.g.Edges = append(b.g.Edges, e)
 		}
@@ -121,14 +122,14 @@ func (d *DiffGraph) Graph() Graph { return d.b.g }
 
 // groupEdges are a group's edges, one per set of sources, From set to the
 // sources' node id.
-func groupEdges(rs *policies.Ruleset, g *policies.Group) []GraphEdge {
+func groupEdges(g *policies.Group, labels *sourceLabels) []GraphEdge {
 	type acc struct {
 		what, services []string
 	}
 	bySrc := map[string]*acc{}
 	var order []string
 	for _, r := range g.ByScope() {
-		from := rs.SourceName(r.Sources)
+		from := labels.label(r.Set, r.Sources)
 		a, ok := bySrc[from]
 		if !ok {
 			a = &acc{}

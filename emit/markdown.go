@@ -2,6 +2,9 @@ package emit
 
 import (
 	"io"
+	"maps"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,7 +24,12 @@ type mdData struct {
 	Title, Source string
 	Diagram       string
 	Groups        []mdGroup
+	Sets          []mdSet // the source sets named by their size above
 }
+
+// mdSet is a source set that the review names rather than lists, listed
+// once at the end.
+type mdSet struct{ Name, Prefixes string }
 
 type mdGroup struct {
 	Name, Summary string
@@ -35,18 +43,22 @@ type mdRow struct {
 }
 
 func emitMarkdown(w io.Writer, rs *policies.Ruleset, _ Options) error {
-	d := mdData{Title: mdText(rs.Policy), Source: mdText(rs.Source), Diagram: RulesetGraph(rs).Mermaid()}
+	labels := newSourceLabels(rs)
+	d := mdData{Title: mdText(rs.Policy), Source: mdText(rs.Source), Diagram: rulesetGraph(rs, labels).Mermaid()}
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
 		if g.SharedWith != "" {
 			continue
 		}
-		d.Groups = append(d.Groups, mdGroupOf(rs, g))
+		d.Groups = append(d.Groups, mdGroupOf(rs, g, labels))
+	}
+	for _, set := range labels.named() {
+		d.Sets = append(d.Sets, mdSet{Name: mdText(set.Label()), Prefixes: mdText(strings.ReplaceAll(set.String(), ",", ", "))})
 	}
 	return render(w, "markdown.tmpl", d)
 }
 
-func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
+func mdGroupOf(rs *policies.Ruleset, g *policies.Group, labels *sourceLabels) mdGroup {
 	mg := mdGroup{Name: mdText(g.Name), Summary: mdText("roles " + strings.Join(g.Roles, ", ") + "; " + osNameList(g.OS))}
 	servers := "any address of the host"
 	if len(g.Addresses) > 0 {
@@ -73,7 +85,7 @@ func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
 			refs[i] = mdLink(ref)
 		}
 		mg.Rows = append(mg.Rows, mdRow{Proto: mdCell(string(r.Proto)), Ports: mdCell(ports),
-			From:     mdCell(rs.SourceName(r.Sources) + " (" + peerWords(r.Peers, ", ") + ")"),
+			From:     mdCell(labels.label(r.Set, r.Sources) + " (" + peerWords(r.Peers, ", ") + ")"),
 			Services: mdCell(r.Role + " / " + r.ServiceName), Why: mdCell(strings.Join(why, "; ")), Refs: strings.Join(refs, "<br>")})
 	}
 	for _, o := range g.Omitted {
@@ -86,8 +98,53 @@ func mdGroupOf(rs *policies.Ruleset, g *policies.Group) mdGroup {
 }
 
 func emitDOT(w io.Writer, rs *policies.Ruleset, _ Options) error {
-	_, err := io.WriteString(w, RulesetGraph(rs).DOT("fwgen: "+rs.Policy))
+	_, err := io.WriteString(w, rulesetGraph(rs, newSourceLabels(rs)).DOT("fwgen: "+rs.Policy))
 	return err
+}
+
+// maxSourceLabel is the longest a review names a rule's sources as the
+// policy does (SourceName: networks, host groups, or the prefixes); past
+// it, the review names their source set and its size, and lists the set
+// once, so that a role's thousand members do not fill every row.
+const maxSourceLabel = 160
+
+// sourceLabels names the sources of a review's rules, and keeps the sets
+// it named by their size.
+type sourceLabels struct {
+	rs    *policies.Ruleset
+	sized map[*policies.SourceSet]bool
+}
+
+func newSourceLabels(rs *policies.Ruleset) *sourceLabels {
+	return &sourceLabels{rs: rs, sized: map[*policies.SourceSet]bool{}}
+}
+
+// label names sources, whose source set is set (nil for any address, or
+// in a Ruleset built by hand): as SourceName does when that is at most
+// maxSourceLabel bytes; else the set's name and size ("members of role dc
+// (1,000 prefixes)"), or without a set the first prefixes and how many
+// more.
+func (l *sourceLabels) label(set *policies.SourceSet, sources []netip.Prefix) string {
+	name := l.rs.SourceName(sources)
+	switch {
+	case len(name) <= maxSourceLabel:
+		return name
+	case set != nil && len(set.Prefixes) == len(sources) && len(set.Name) <= maxSourceLabel:
+		l.sized[set] = true
+		return set.Label()
+	}
+	items := make([]string, len(sources))
+	for i, p := range sources {
+		items[i] = p.String()
+	}
+	return clipList(items, ",", maxSourceLabel)
+}
+
+// named are the sets that label named by their size, by name.
+func (l *sourceLabels) named() []*policies.SourceSet {
+	out := slices.Collect(maps.Keys(l.sized))
+	slices.SortFunc(out, func(a, b *policies.SourceSet) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // MarkdownText makes s one line of Markdown text that shows as written:

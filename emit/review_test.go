@@ -12,6 +12,7 @@ import (
 
 	"github.com/fwgen/fwgen/catalog"
 	"github.com/fwgen/fwgen/policies"
+	"github.com/fwgen/fwgen/policies/synth"
 )
 
 // examplesDir holds the example site policies.
@@ -190,5 +191,82 @@ func TestReviewHostileLabels(t *testing.T) {
 		if got := mdText(s); markup.MatchString(got) || strings.ContainsAny(got, "\r\n") {
 			t.Errorf("mdText(%q) = %q: markup left unescaped", s, got)
 		}
+	}
+}
+
+// TestReviewNamesLargeSets reviews a synthetic site of 100 host groups,
+// whose rules admit a role's members: a row names such sources by their
+// set and its size rather than listing them, the set's prefixes are
+// listed once at the end, every set so named is listed, and the diagram
+// still draws.
+func TestReviewNamesLargeSets(t *testing.T) {
+	p, err := policies.Load("synthetic.yaml", synth.Site(100), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := string(emitString(t, "markdown", rs, Options{}))
+	checkSizedSets(t, rs, review)
+	if _, err := renderMermaid(t, []byte(review)); err != nil {
+		t.Errorf("mermaid: %v", err)
+	}
+	if _, err := renderDOT(t, emitString(t, "dot", rs, Options{})); err != nil {
+		t.Errorf("dot: %v", err)
+	}
+}
+
+// checkSizedSets checks a review's rows and its list of source sets.
+func checkSizedSets(t *testing.T, rs *policies.Ruleset, review string) {
+	t.Helper()
+	byLabel := map[string]*policies.SourceSet{} // the sets of the rules of the views
+	for i := range rs.Groups {
+		for _, r := range rs.Groups[i].ByService() {
+			byLabel[r.Set.Label()] = r.Set
+		}
+		for _, r := range rs.Groups[i].ByScope() {
+			byLabel[r.Set.Label()] = r.Set
+		}
+	}
+	listed := map[string]bool{}
+	_, sets, ok := strings.Cut(review, "\n## Source sets\n")
+	if !ok {
+		t.Fatal("no list of source sets")
+	}
+	for _, line := range strings.Split(sets, "\n") {
+		item, ok := strings.CutPrefix(line, "- ")
+		if !ok {
+			continue
+		}
+		label, prefixes, _ := strings.Cut(item, ": ")
+		if listed[label] {
+			t.Errorf("%s: listed twice", label)
+		}
+		listed[label] = true
+		if s := byLabel[label]; s == nil {
+			t.Errorf("%s: no such set", label)
+		} else if want := strings.ReplaceAll(s.String(), ",", ", "); prefixes != want {
+			t.Errorf("%s: lists %.80s..., want %.80s...", label, prefixes, want)
+		}
+	}
+	sized := regexp.MustCompile(`^[^|(]+\([\d,]+ prefixes\)`)
+	rows := 0
+	for _, line := range strings.Split(review, "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 3 || cells[2] == "From" {
+			continue
+		}
+		rows++
+		if len(cells[2]) > maxSourceLabel+40 {
+			t.Errorf("row %.60s...: its sources take %d characters", line, len(cells[2]))
+		}
+		if m := sized.FindString(cells[2]); m != "" && !listed[m] {
+			t.Errorf("row %.60s...: names %q, which the review does not list", line, m)
+		}
+	}
+	if rows == 0 || len(listed) == 0 {
+		t.Errorf("%d rows, %d sets listed; want a review that names sets by their size", rows, len(listed))
 	}
 }
