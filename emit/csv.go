@@ -1,8 +1,11 @@
 package emit
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
@@ -103,10 +106,40 @@ func RefList(refs []policies.Ref) string {
 }
 
 func emitJSON(w io.Writer, rs *policies.Ruleset, _ Options) error {
-	b, err := json.MarshalIndent(rs, "", "  ")
+	if len(rs.Groups) == 0 {
+		b, err := json.MarshalIndent(rs, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	// The bytes of json.MarshalIndent(rs, "", "  "), made one host group
+	// at a time: a site's Ruleset is gigabytes of JSON.
+	head := *rs
+	head.Groups = nil
+	b, err := json.MarshalIndent(head, "", "  ")
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	const groups = ",\n  \"groups\": null\n}"
+	if !bytes.HasSuffix(b, []byte(groups)) {
+		return fmt.Errorf("ruleset JSON: want the host groups last, got %q", b[max(0, len(b)-40):])
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(b[:len(b)-len(groups)])
+	bw.WriteString(",\n  \"groups\": [")
+	for i := range rs.Groups {
+		g, err := json.MarshalIndent(&rs.Groups[i], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(g)
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }

@@ -1,9 +1,13 @@
 package emit
 
 import (
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/fwgen/fwgen/catalog"
 	"github.com/fwgen/fwgen/policies"
@@ -68,6 +72,25 @@ func TestRulesThatCannotMatch(t *testing.T) {
 		}
 		if !strings.Contains(out, "Left out: host group dc, dc / Active Directory (local security authority) icmpv6 type 128") {
 			t.Errorf("%s: the header does not say the ICMPv6 rule was left out", f)
+		}
+	}
+}
+
+// TestJSONStreamed checks that the JSON output, written one host group at
+// a time, is what json.MarshalIndent makes of the whole Ruleset: for every
+// example, the hostile Ruleset and one without groups.
+func TestJSONStreamed(t *testing.T) {
+	sets := map[string]*policies.Ruleset{"hostile": hostileRuleset(), "empty": {Schema: policies.RulesetSchema, Policy: "empty"}}
+	for name, rs := range exampleRulesets(t) {
+		sets[name] = rs
+	}
+	for name, rs := range sets {
+		want, err := json.MarshalIndent(rs, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := emitString(t, "json", rs, Options{}); !bytes.Equal(got, append(want, '\n')) {
+			t.Errorf("%s: the streamed JSON differs from json.MarshalIndent's:\n%s", name, cmp.Diff(string(want)+"\n", string(got)))
 		}
 	}
 }
