@@ -207,21 +207,22 @@ func shareOut(lists [3][]string, free int) [3][][]string {
 }
 
 // chunk cuts items into runs whose comma-joined length is at most n; an
-// item longer than n is a run of its own.
+// item longer than n is a run of its own. The runs are parts of items, not
+// copies: the rules of a site share a few long lists.
 func chunk(items []string, n int) [][]string {
-	out := [][]string{nil}
-	size := 0 // the joined length of the last run
-	for _, it := range items {
-		if last := out[len(out)-1]; len(last) > 0 && size+1+len(it) > n {
-			out, size = append(out, nil), 0
+	var out [][]string
+	start, size := 0, 0 // the last run is items[start:i], its joined length size
+	for i, it := range items {
+		if i > start && size+1+len(it) > n {
+			out = append(out, items[start:i:i])
+			start, size = i, 0
 		}
-		if len(out[len(out)-1]) > 0 {
+		if i > start {
 			size++ // the comma
 		}
-		out[len(out)-1] = append(out[len(out)-1], it)
 		size += len(it)
 	}
-	return out
+	return append(out, items[start:len(items):len(items)])
 }
 
 // joinedLen is the length of items joined by commas.

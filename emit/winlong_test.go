@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,6 +110,31 @@ func TestNetshLineLength(t *testing.T) {
 				if got, want := c.len(), len(c.args()); got != want {
 					t.Errorf("%s, %s: reckoned %d characters, made %d", name, c.name, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestChunk checks chunk's runs: in order they are the items, each joined
+// is at most n long unless it is one item, and none is empty but for no
+// items.
+func TestChunk(t *testing.T) {
+	items := []string{"10.0.0.1", "10.0.0.2", "2001:db8::1", strings.Repeat("x", 30), "a", "b", "c"}
+	for n := range 40 {
+		for k := range len(items) + 1 {
+			runs := chunk(items[:k], n)
+			var got []string
+			for _, run := range runs {
+				got = append(got, run...)
+				if len(run) > 1 && joinedLen(run) > n {
+					t.Errorf("n=%d: run %q is %d long", n, run, joinedLen(run))
+				}
+				if len(run) == 0 && k > 0 {
+					t.Errorf("n=%d, %d items: an empty run", n, k)
+				}
+			}
+			if !slices.Equal(got, items[:k]) || len(runs) == 0 {
+				t.Errorf("n=%d: runs %q of %q", n, runs, items[:k])
 			}
 		}
 	}

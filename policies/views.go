@@ -440,6 +440,17 @@ func addUnique[T comparable](s []T, v T) []T {
 	return append(s, v)
 }
 
+// hasFamily reports whether a prefix of ps is of IP version fam, as
+// len(OfFamily(ps, fam)) > 0 without making the list.
+func hasFamily(ps []netip.Prefix, fam int) bool {
+	for _, p := range ps {
+		if (fam == 4) == p.Addr().Is4() {
+			return true
+		}
+	}
+	return false
+}
+
 // Meets reports whether the rule can match traffic to servers: whether
 // some IP version is one of the rule's (Family, or its ICMP's), of its
 // sources (any when none) and of the servers (any when none). An ICMPv6
@@ -455,7 +466,7 @@ func (r ServiceRule) Meets(servers []netip.Prefix) bool {
 		if fam != 0 && f != fam {
 			continue
 		}
-		if (len(r.Sources) == 0 || len(OfFamily(r.Sources, f)) > 0) && (len(servers) == 0 || len(OfFamily(servers, f)) > 0) {
+		if (len(r.Sources) == 0 || hasFamily(r.Sources, f)) && (len(servers) == 0 || hasFamily(servers, f)) {
 			return true
 		}
 	}
