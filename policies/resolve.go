@@ -35,14 +35,24 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 	}
 	site := newSite(p, c)
 	shared := newNeedsShare()
+	shapes := map[string]*Group{}
 	var errs []error
 	for i := range p.Hosts {
-		g, err := resolveGroup(site, &p.Hosts[i])
+		h := &p.Hosts[i]
+		key := shapeKey(p, h)
+		if g, ok := shapes[key]; ok && resolveShapes {
+			rs.Groups = append(rs.Groups, g.as(h))
+			continue
+		}
+		g, own, err := resolveGroup(site, h)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("host group %q: %w", p.Hosts[i].Name, err))
+			errs = append(errs, fmt.Errorf("host group %q: %w", h.Name, err))
 			continue
 		}
 		shared.share(g)
+		if !own {
+			shapes[key] = g
+		}
 		rs.Groups = append(rs.Groups, *g)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -53,6 +63,50 @@ func Resolve(p *Policy, c *catalog.Catalog) (*Ruleset, error) {
 	rs.names = newSourceNames()
 	rs.SourceSets = rs.listSets()
 	return rs, nil
+}
+
+// resolveShapes lets Resolve resolve a shape's groups once; tests turn
+// it off to compare.
+var resolveShapes = true
+
+// shapeKey is what resolving a host group reads of it, but for its name,
+// addresses and profiles: its roles, OS mix, scenarios and named peers.
+// Groups of one shape whose resolution did not depend on the group itself
+// (resolveGroup's own) resolve the same: a site's groups are mostly a few
+// shapes.
+func shapeKey(p *Policy, h *Host) string {
+	var b strings.Builder
+	list := func(items []string) {
+		for _, it := range items {
+			b.WriteString(it)
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	list(h.Roles)
+	if len(h.OS) > 0 {
+		list(h.OS)
+	} else {
+		list(p.OS)
+	}
+	list(h.Scenarios)
+	for _, peer := range slices.Sorted(maps.Keys(h.Peers)) {
+		list([]string{string(peer)})
+		list(h.Peers[peer])
+	}
+	return b.String()
+}
+
+// as is g, resolved for another host group of its shape, as h's group.
+// The slices are g's, clipped: a Ruleset's groups are read-only, and an
+// append makes a copy.
+func (g *Group) as(h *Host) Group {
+	o := *g
+	o.Name, o.Addresses, o.Profiles = h.Name, h.Addresses, h.Profiles
+	o.Roles, o.OS, o.Needs = slices.Clip(g.Roles), slices.Clip(g.OS), slices.Clip(g.Needs)
+	o.Omitted, o.Scenarios, o.Notes = slices.Clip(g.Omitted), slices.Clip(g.Scenarios), slices.Clip(g.Notes)
+	o.RPC.Ranges, o.RPC.Static = slices.Clip(g.RPC.Ranges), slices.Clip(g.RPC.Static)
+	return o
 }
 
 // site holds what the resolution of every host group of a policy shares:
@@ -155,6 +209,9 @@ type resolver struct {
 	// anyWhy says why a peer may connect from any address, where the
 	// reason is not that the policy names no networks for it.
 	anyWhy map[Peer]string
+	// own is set when the group's needs depend on the group itself (its
+	// own addresses as its members), not only on its shape (shapeKey).
+	own bool
 }
 
 type sourceKey struct {
@@ -167,22 +224,24 @@ type sourceResult struct {
 	ok  bool
 }
 
-func resolveGroup(s *site, h *Host) (*Group, error) {
+// resolveGroup resolves host group h; own reports whether its needs
+// depend on the group itself rather than only on its shape (shapeKey).
+func resolveGroup(s *site, h *Host) (g *Group, own bool, err error) {
 	p, c := s.p, s.c
 	r := &resolver{site: s, p: p, h: h, c: c, seen: map[needKey]bool{}, scenarios: map[string]*ScenarioState{}, missed: map[string]string{},
 		sourceCache: map[sourceKey]sourceResult{}, absent: map[string][]string{},
 		anyWhy: map[Peer]string{}}
 	r.g = &Group{Name: h.Name, Addresses: h.Addresses, Profiles: h.Profiles, sets: s.sets, views: &viewCache{}}
 	if err := r.osMix(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := r.rpcChoice(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, name := range h.Roles {
 		role, err := c.Role(name)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if slices.Contains(r.g.Roles, role.ID) {
 			continue
@@ -191,7 +250,7 @@ func resolveGroup(s *site, h *Host) (*Group, error) {
 		for _, rs := range role.Services {
 			svc, err := c.Service(rs.ID)
 			if err != nil {
-				return nil, fmt.Errorf("role %q: %w", role.ID, err)
+				return nil, false, fmt.Errorf("role %q: %w", role.ID, err)
 			}
 			for _, e := range svc.Entries {
 				r.entry(role, rs, svc, e)
@@ -199,7 +258,7 @@ func resolveGroup(s *site, h *Host) (*Group, error) {
 		}
 	}
 	if len(r.g.Roles) == 0 {
-		return nil, errors.New("no roles")
+		return nil, false, errors.New("no roles")
 	}
 	r.endpointMapper()
 	r.absentNotes()
@@ -213,7 +272,7 @@ func resolveGroup(s *site, h *Host) (*Group, error) {
 			cmp.Compare(a.Reason, b.Reason))
 	})
 	r.g.Omitted = slices.Compact(r.g.Omitted)
-	return r.g, nil
+	return r.g, r.own, nil
 }
 
 // osMix resolves the group's OS versions, oldest first.
@@ -324,10 +383,12 @@ func (r *resolver) findSources(role *catalog.Role, peer Peer) (*SourceSet, bool)
 		return nil, true
 	}
 	if role.Members != catalog.MembersSite {
+		r.own = true
 		return r.holderAddresses(peer, "members of role "+role.ID, "host group "+r.h.Name, []*Host{r.h}), true
 	}
 	holders := r.site.roleHolders(role.ID)
 	if !slices.Contains(holders, r.h) {
+		r.own = true
 		holders = append(slices.Clone(holders), r.h)
 		slices.SortFunc(holders, func(a, b *Host) int { return r.hostIndex(a) - r.hostIndex(b) })
 		return r.holderAddresses(peer, "members of role "+role.ID, "members of role "+role.ID+" and host group "+r.h.Name, holders), true
@@ -370,6 +431,9 @@ func (r *resolver) holderAddresses(peer Peer, what, name string, holders []*Host
 		}
 		res.set = r.site.sets.intern(name, sortPrefixes(out))
 		r.site.peers[key] = res
+	}
+	if len(holders) == 1 && holders[0] == r.h {
+		r.own = true // the note below depends on it
 	}
 	switch {
 	case len(res.bare) > 0 && res.set == nil && !(len(holders) == 1 && holders[0] == r.h):
