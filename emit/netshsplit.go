@@ -40,9 +40,9 @@ type netshRuleText struct {
 }
 
 func netshRuleTextOf(r winRule) *netshRuleText {
-	desc := netshDescription(r.Description)
+	open := `"` + netshEscape(netshDescription(r.Description))
 	t := &netshRuleText{proto: " dir=in action=allow protocol=" + netshProtocol(r.Proto, r.ICMPType), ports: r.Proto.HasPorts(),
-		desc: netshQuote(desc), open: `"` + netshEscape(desc)}
+		desc: netshClose(open), open: open}
 	if r.Program != "" {
 		t.tail += " program=" + netshQuote(r.Program)
 	}

@@ -36,6 +36,9 @@ func printableASCII(s string) bool {
 
 // asciiOnly replaces every character outside printable ASCII with '?'.
 func asciiOnly(s string) string {
+	if printableASCII(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		if r < ' ' || r > '~' {
 			return '?'
@@ -107,10 +110,15 @@ func psComment(s string) string {
 // quote character. The text is made one line of printable ASCII: cmd reads
 // a batch file in the OEM code page, so other characters would be mangled.
 func netshQuote(s string) string {
-	s = netshEscape(s)
-	trimmed := strings.TrimRight(s, `\`)
-	s += strings.Repeat(`\`, len(s)-len(trimmed))
-	return `"` + s + `"`
+	return netshClose(`"` + netshEscape(s))
+}
+
+// netshClose ends a quoted string that netshEscape made, after the
+// opening quote: as netshQuote does, it doubles the backslashes at the end,
+// which would otherwise escape the closing quote.
+func netshClose(open string) string {
+	trimmed := strings.TrimRight(open, `\`)
+	return open + open[len(trimmed):] + `"`
 }
 
 // netshEscape is what netshQuote puts between its quotes, but for the

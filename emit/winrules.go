@@ -124,6 +124,7 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 	if err := checkRulePrefix(s.Prefix); err != nil {
 		return nil, err
 	}
+	unbound := map[string]bool{} // s.Unbound, each once
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
 		profiles, err := winProfiles(g.Profiles)
@@ -152,8 +153,11 @@ func windowsScript(f Format, rs *policies.Ruleset, opts Options) (*winScript, er
 			for _, p := range winSplitRPC(g, r, opts.RPCKeywords) {
 				w := winRule{Proto: r.Proto, Kind: p.kind, Ports: p.ports, ICMPType: r.ICMPType,
 					Sources: r.Sources, Locals: locals, Profiles: profiles, Program: r.Program, Service: r.WinService}
-				if u := unboundText(g.Name, r, p); !opts.NoBind && r.Program == "" && r.Proto.HasPorts() && !slices.Contains(s.Unbound, u) {
-					s.Unbound = append(s.Unbound, u)
+				if !opts.NoBind && r.Program == "" && r.Proto.HasPorts() {
+					if u := unboundText(g.Name, r, p); !unbound[u] {
+						unbound[u] = true
+						s.Unbound = append(s.Unbound, u)
+					}
 				}
 				if r.AnySource {
 					// DHCP clients broadcast: the rule cannot name the
