@@ -188,6 +188,54 @@ type capBuilder struct {
 	services      map[string]string // token name → values joined
 	serviceValues map[string]string // values joined → token name
 	comments      map[string]string // token name → what it is
+	// lists holds what term works out for a list of sources or of a
+	// group's servers and an IP version, once: a role's members are in
+	// the terms of every group of the role.
+	lists map[capListKey]*capList
+}
+
+// capListKey is a list of prefixes (a source set, or a group's servers:
+// its first element and length) and an IP version.
+type capListKey struct {
+	set   *policies.SourceSet
+	first *netip.Prefix
+	n     int
+	fam   int
+}
+
+// capList is a list's prefixes of one IP version, the token's name and
+// label, and the token once made.
+type capList struct {
+	ps          []netip.Prefix
+	name, label string
+	token       string
+}
+
+// listOf returns what term works out for the list all (k names it): its
+// prefixes of IP version k.fam, and the name and label of their token,
+// made from setName (the label's) and tokenName (the token's).
+func (b *capBuilder) listOf(k capListKey, all []netip.Prefix, setName, tokenName string) *capList {
+	if l, ok := b.lists[k]; ok {
+		return l
+	}
+	l := &capList{ps: policies.OfFamily(all, k.fam)}
+	if len(l.ps) > 0 {
+		split := len(l.ps) != len(all)
+		l.name, l.label = capTokenName(tokenName, k.fam, split), capSetLabel(setName, k.fam, split, l.ps)
+	}
+	if b.lists == nil {
+		b.lists = map[capListKey]*capList{}
+	}
+	b.lists[k] = l
+	return l
+}
+
+// networkOf returns the token of l, made the first time.
+func (b *capBuilder) networkOf(l *capList) string {
+	if l.token == "" {
+		l.token = b.network(l.name, l.label, l.ps)
+	}
+	return l.token
 }
 
 // term makes the term of rule r of group g for address family fam, with
@@ -195,29 +243,25 @@ type capBuilder struct {
 // returns an error for an ICMP type that Capirca has no name for.
 func (b *capBuilder) term(g *policies.Group, r policies.ScopeRule, fam int, dests []netip.Prefix) (capTerm, bool, error) {
 	t := capTerm{Proto: capProto(r.Proto)}
-	var srcs, ds []netip.Prefix
+	var srcs, ds *capList
 	if r.Set != nil && !r.AnySource {
-		if srcs = policies.OfFamily(r.Set.Prefixes, fam); len(srcs) == 0 {
+		if srcs = b.listOf(capListKey{set: r.Set, fam: fam}, r.Set.Prefixes, r.Set.Name, r.Set.Name); len(srcs.ps) == 0 {
 			return t, false, nil
 		}
 	}
 	if len(dests) > 0 {
-		if ds = policies.OfFamily(dests, fam); len(ds) == 0 {
+		k := capListKey{first: &dests[0], n: len(dests), fam: fam}
+		if ds = b.listOf(k, dests, "servers of host group "+g.Name, "servers of "+g.Name); len(ds.ps) == 0 {
 			return t, false, nil
 		}
 	}
 	// Tokens only once the term is sure: no definition without a term.
-	if srcs != nil {
-		split := len(srcs) != r.Set.Len()
-		t.Src = b.network(capTokenName(r.Set.Name, fam, split), capSetLabel(r.Set.Name, fam, split, srcs), srcs)
-	}
-	if ds != nil {
-		split := len(ds) != len(dests)
-		t.Dst = b.network(capTokenName("servers of "+g.Name, fam, split), capSetLabel("servers of host group "+g.Name, fam, split, ds), ds)
-	}
 	t.from = "any"
 	if srcs != nil {
-		t.from = capSetLabel(r.Set.Name, fam, len(srcs) != r.Set.Len(), srcs)
+		t.Src, t.from = b.networkOf(srcs), srcs.label
+	}
+	if ds != nil {
+		t.Dst = b.networkOf(ds)
 	}
 	switch {
 	case r.Proto.HasPorts():

@@ -99,8 +99,10 @@ func (c *sourceNames) lookup(sources []netip.Prefix, name func() string) string 
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	for _, p := range sources {
-		b, _ := p.MarshalBinary()
-		h.Write(b)
+		a := p.Addr().As16()
+		h.Write(a[:])
+		h.WriteByte(byte(p.Bits()))
+		h.WriteByte(byte(p.Addr().BitLen())) // 10.0.0.0/8 and ::ffff:10.0.0.0/8 differ
 	}
 	key := h.Sum64()
 	c.mu.Lock()
@@ -137,7 +139,10 @@ func (rs *Ruleset) SourceName(sources []netip.Prefix) string {
 }
 
 func (rs *Ruleset) sourceName(sources []netip.Prefix) string {
-	want := sortPrefixes(sources)
+	want := sources // a source set's prefixes are sorted already
+	if !sortedPrefixes(want) {
+		want = sortPrefixes(sources)
+	}
 	if name := rs.namedAs(want, 0); name != "" {
 		return name
 	}
@@ -226,6 +231,17 @@ func (rs *Ruleset) nameIndexOf(fam int) *nameIndex {
 	c := &rs.names.index[i]
 	c.once.Do(func() { c.ix = build() })
 	return c.ix
+}
+
+// sortedPrefixes reports whether ps is as sortPrefixes makes it: masked,
+// sorted and without repeats.
+func sortedPrefixes(ps []netip.Prefix) bool {
+	for i, p := range ps {
+		if p != p.Masked() || i > 0 && comparePrefixes(ps[i-1], p) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // containsAll reports whether every prefix of part is in whole, both
