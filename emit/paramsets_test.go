@@ -100,6 +100,10 @@ func psCalls(script string) ([]psCall, error) {
 			targets = append(targets, []string{m[1]})
 		}
 	}
+	lists, err := psAddressLists(script)
+	if err != nil {
+		return nil, err
+	}
 	var calls []psCall
 	rule := map[string][]string{}
 	inRule := false
@@ -122,7 +126,7 @@ func psCalls(script string) ([]psCall, error) {
 			if !ok {
 				return nil, fmt.Errorf("line %d: %q in a rule table", i+1, line)
 			}
-			items, err := psItems(strings.TrimSpace(v))
+			items, err := psValue(strings.TrimSpace(v), lists)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %v", i+1, err)
 			}

@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
@@ -23,8 +24,24 @@ var _ = register(psFormat.with(EmitFunc(emitPowerShell)))
 type psScript struct {
 	Header []string
 	Group  string
+	Lists  []psAddressList
 	Rules  []psRule
 }
+
+// psAddressList is a list of addresses that several rules admit (a role's
+// members, a group's servers), written once as a variable, $Name, that
+// the rules' tables name: PowerShell has variables where Windows Firewall
+// has no address objects, and a script of a site's groups would otherwise
+// write a role's thousand members into each rule of each.
+type psAddressList struct {
+	Name    string // AddressList<N>
+	Comment string
+	Value   string // psList
+}
+
+// psSharedList is the fewest addresses a list has for a script to write
+// it once as a variable, when more than one rule admits it.
+const psSharedList = 8
 
 // psRule is one New-NetFirewallRule command: the fields of its splatted
 // parameter hashtable, "" when the parameter is left out.
@@ -52,7 +69,50 @@ func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
 	for _, h := range s.Header {
 		data.Header = append(data.Header, psComment(h))
 	}
+	// Each list once by its content (its array's address is the quick
+	// way to it): how many rules admit it, and its text or variable.
 	lists := psLists{}
+	ids := map[string]int{}
+	var texts []string
+	var uses []int
+	idOf := func(ps []netip.Prefix) int {
+		k := addressKey{&ps[0], len(ps)}
+		if id, ok := lists.ids[k]; ok {
+			return id
+		}
+		text := psList(winAddresses(ps))
+		id, ok := ids[text]
+		if !ok {
+			id = len(texts)
+			ids[text], texts, uses = id, append(texts, text), append(uses, 0)
+		}
+		lists.ids[k] = id
+		return id
+	}
+	lists.ids = map[addressKey]int{}
+	for _, r := range s.Rules {
+		for _, ps := range [][]netip.Prefix{r.Locals, r.Sources} {
+			if len(ps) > 0 {
+				uses[idOf(ps)]++
+			}
+		}
+	}
+	lists.values = texts
+	for _, r := range s.Rules {
+		for _, ps := range [][]netip.Prefix{r.Locals, r.Sources} {
+			if len(ps) < psSharedList {
+				continue
+			}
+			id := idOf(ps)
+			if uses[id] < 2 || strings.HasPrefix(lists.values[id], "$") {
+				continue
+			}
+			l := psAddressList{Name: "AddressList" + strconv.Itoa(len(data.Lists)+1), Value: lists.values[id],
+				Comment: psComment(fmt.Sprintf("%d addresses that %d rules admit", len(ps), uses[id]))}
+			data.Lists = append(data.Lists, l)
+			lists.values[id] = "$" + l.Name
+		}
+	}
 	for _, r := range s.Rules {
 		data.Rules = append(data.Rules, psRuleOf(r, lists))
 	}
@@ -142,15 +202,13 @@ func psList(items []string) string {
 }
 
 // psLists keeps the PowerShell lists of a script's address lists, each
-// written once however many rules use it (see addressCache).
-type psLists map[addressKey]string
+// worked out once however many rules use it (see addressCache): the
+// variable of a psAddressList, or the list itself.
+type psLists struct {
+	ids    map[addressKey]int // a list's array → its id
+	values []string           // by id
+}
 
 func (c psLists) get(ps []netip.Prefix) string {
-	k := addressKey{&ps[0], len(ps)}
-	if s, ok := c[k]; ok {
-		return s
-	}
-	s := psList(winAddresses(ps))
-	c[k] = s
-	return s
+	return c.values[c.ids[addressKey{&ps[0], len(ps)}]]
 }

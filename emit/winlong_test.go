@@ -85,6 +85,35 @@ func TestPowerShellLongLists(t *testing.T) {
 	checkPowerShell(t, script, func(rules []parsedRule) {
 		checkRules(t, rs, Options{}, rules)
 	})
+	// The clients (all 1,200, and the first 300) and each group's 30
+	// servers are written once, as address lists the rules' tables name.
+	if n := strings.Count(script, "\n$AddressList"); n != 4 {
+		t.Errorf("%d address lists, want 4", n)
+	}
+	if n := regexp.MustCompile(`(?m)^ +(Remote|Local)Address += '`).FindAllStringIndex(script, -1); len(n) > 0 {
+		t.Errorf("%d rules list addresses that other rules admit too", len(n))
+	}
+	// A list read back is the list: an address dropped from a list is
+	// missing from every rule that names it, and only from those.
+	before, err := psRules(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := regexp.MustCompile(`(?m)^\$AddressList1 = @\(('[^']+', )`).FindStringSubmatchIndex(script)
+	if def == nil {
+		t.Fatal("no $AddressList1")
+	}
+	after, err := psRules(script[:def[2]] + script[def[3]:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for i := range before {
+		lost += len(before[i].Sources) + len(before[i].Locals) - len(after[i].Sources) - len(after[i].Locals)
+	}
+	if want := len(regexp.MustCompile(`Address += \$AddressList1\n`).FindAllString(script, -1)); lost != want || want == 0 {
+		t.Errorf("%d addresses lost, want one for each of the %d rules that name $AddressList1", lost, want)
+	}
 }
 
 // TestNetshLineLength checks the length netshCommandsOf reckons a command

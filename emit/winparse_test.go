@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,9 +107,68 @@ type parsedRule struct {
 	Program, Service               string
 }
 
+// psAddressLine is the first line of the definition of a script's
+// address list; the definition ends on the line that ends in ")".
+var psAddressLine = regexp.MustCompile(`^\$(AddressList[1-9][0-9]*) = @\((.*)$`)
+
+// psAddressLists reads the address lists a script defines ($AddressList<N>
+// = @('a', 'b', ...), over lines that end in commas), by variable name
+// with its $.
+func psAddressLists(script string) (map[string][]string, error) {
+	lists := map[string][]string{}
+	name, value := "", ""
+	for i, line := range strings.Split(script, "\n") {
+		if name == "" {
+			m := psAddressLine.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			if _, dup := lists["$"+m[1]]; dup {
+				return nil, fmt.Errorf("line %d: $%s defined again", i+1, m[1])
+			}
+			name, value, line = "$"+m[1], "", m[2]
+		}
+		line = strings.TrimLeft(line, " ")
+		if v, done := strings.CutSuffix(line, ")"); done {
+			items, err := psItems(value + v)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %s: %v", i+1, name, err)
+			}
+			lists[name], name = items, ""
+			continue
+		}
+		if !strings.HasSuffix(line, ",") {
+			return nil, fmt.Errorf("line %d: %s goes on without a comma", i+1, name)
+		}
+		value += line + " "
+	}
+	if name != "" {
+		return nil, fmt.Errorf("%s has no end", name)
+	}
+	return lists, nil
+}
+
+// psValue evaluates the value of a rule table's key: a list of strings, or
+// the name of an address list of the script.
+func psValue(value string, lists map[string][]string) ([]string, error) {
+	if strings.HasPrefix(value, "$") {
+		items, ok := lists[value]
+		if !ok {
+			return nil, fmt.Errorf("%s: no such address list", value)
+		}
+		return items, nil
+	}
+	return psItems(value)
+}
+
 // psRules reads the "$rule = @{ ... }" tables of a script. A value whose
-// line ends in a comma goes on on the next line, as in PowerShell.
+// line ends in a comma goes on on the next line, as in PowerShell; a
+// value may name an address list of the script.
 func psRules(script string) ([]parsedRule, error) {
+	lists, err := psAddressLists(script)
+	if err != nil {
+		return nil, err
+	}
 	var rules []parsedRule
 	var cur *parsedRule
 	pending := ""
@@ -123,7 +183,7 @@ func psRules(script string) ([]parsedRule, error) {
 		case cur != nil && strings.HasSuffix(line, ","):
 			pending += strings.TrimLeft(line, " ") + " "
 		case cur != nil:
-			if err := cur.setPS(pending + strings.TrimLeft(line, " ")); err != nil {
+			if err := cur.setPS(pending+strings.TrimLeft(line, " "), lists); err != nil {
 				return nil, fmt.Errorf("line %d: %v", i+1, err)
 			}
 			pending = ""
@@ -132,12 +192,12 @@ func psRules(script string) ([]parsedRule, error) {
 	return rules, nil
 }
 
-func (r *parsedRule) setPS(line string) error {
+func (r *parsedRule) setPS(line string, lists map[string][]string) error {
 	key, value, ok := strings.Cut(strings.TrimSpace(line), " = ")
 	if !ok {
 		return fmt.Errorf("not a key = value line: %q", line)
 	}
-	items, err := psItems(strings.TrimSpace(value))
+	items, err := psValue(strings.TrimSpace(value), lists)
 	if err != nil {
 		return err
 	}
