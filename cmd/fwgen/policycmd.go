@@ -388,11 +388,10 @@ func (s *siteFiles) renderUnit(i int, put putFunc) error {
 		if f.Bundler != nil {
 			continue // the site's, not the group's
 		}
-		out, err := s.renderFile(siteFile{i, j}, &views)
+		// Straight into the file: a group's Windows script lists its
+		// role's members.
+		err := put(g+"."+f.Ext, func(w io.Writer) error { return s.emitFile(siteFile{i, j}, &views, w) })
 		if err != nil {
-			return err
-		}
-		if err := put(g+"."+f.Ext, writeBytes(out)); err != nil {
 			return err
 		}
 	}
@@ -407,16 +406,25 @@ func (s *siteFiles) render(name string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: not a file of the site", name)
 	}
-	return s.renderFile(f, nil)
+	return s.renderFile(f)
 }
 
-// renderFile renders one file; views, when given, keeps the group's
-// Rulesets for the next formats of the group.
-func (s *siteFiles) renderFile(f siteFile, views *[2]*policies.Ruleset) ([]byte, error) {
+// renderFile renders one file in memory.
+func (s *siteFiles) renderFile(f siteFile) ([]byte, error) {
 	if f.unit == len(s.rs.Groups) {
 		csv, _ := emit.Lookup("csv")
 		return s.o.render(csv, s.rs)
 	}
+	var buf bytes.Buffer
+	if err := s.emitFile(f, nil, &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// emitFile writes a host group's file to w; views, when given, keeps the
+// group's Rulesets for the next formats of the group.
+func (s *siteFiles) emitFile(f siteFile, views *[2]*policies.Ruleset, w io.Writer) error {
 	g := s.rs.Groups[f.unit]
 	format := s.formats[f.format]
 	opts := s.base
@@ -433,11 +441,13 @@ func (s *siteFiles) renderFile(f siteFile, views *[2]*policies.Ruleset) ([]byte,
 	if views[shared] == nil {
 		views[shared] = s.rs.ForGroup(g.Name, format.Netfilter)
 	}
-	out, err := s.o.renderWith(format, views[shared], opts)
-	if err != nil {
-		return nil, fmt.Errorf("host group %q, %s: %w", g.Name, format.Name, err)
+	if err := format.Emitter.Emit(w, views[shared], opts); err != nil {
+		// What an emitter refuses is the combination of format options
+		// and input the command was given; an error of w is the
+		// writer's, which stage reports.
+		return usageError{fmt.Errorf("host group %q, %s: --emit %s: %w", g.Name, format.Name, format.Name, err)}
 	}
-	return out, nil
+	return nil
 }
 
 // maxSiteTable bounds --table under generate -o: a cut group table keeps
