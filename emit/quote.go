@@ -2,7 +2,6 @@ package emit
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -171,22 +170,52 @@ func slug(s string, n int) string {
 	return out
 }
 
-// validRuleName matches the rule names fwgen writes: a prefix that
-// validRulePrefix matches, then dash-joined words of lower-case letters and
+// validRuleName reports whether name is a rule name as fwgen writes them,
+// ^fwgen(-[a-z0-9]+)*--[a-z0-9]+(-[a-z0-9]+)*$: a prefix that
+// validRulePrefix takes, then dash-joined words of lower-case letters and
 // digits. Nothing in such a name is special to PowerShell, cmd, netsh,
-// findstr or a wildcard match.
-var validRuleName = regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--[a-z0-9]+(-[a-z0-9]+)*$`)
+// findstr or a wildcard match. (A script checks each of its thousands of
+// names: by hand, not by a regular expression.)
+func validRuleName(name string) bool {
+	i := strings.Index(name, "--")
+	return i >= 0 && validRulePrefix(name[:i+2]) && dashWords(name[i+2:])
+}
 
-// validRulePrefix matches the start of a rule group's names: "fwgen", the
-// group's words, and the one double dash of the name.
-var validRulePrefix = regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--$`)
+// validRulePrefix reports whether prefix is the start of a rule group's
+// names, ^fwgen(-[a-z0-9]+)*--$: "fwgen", the group's words, and the one
+// double dash of the name.
+func validRulePrefix(prefix string) bool {
+	words, ok := strings.CutSuffix(prefix, "--")
+	if !ok || !strings.HasPrefix(words, "fwgen") {
+		return false
+	}
+	words = words[len("fwgen"):]
+	return words == "" || words[0] == '-' && dashWords(words[1:])
+}
+
+// dashWords reports whether s is words of lower-case letters and digits
+// joined by single dashes, ^[a-z0-9]+(-[a-z0-9]+)*$.
+func dashWords(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // maxRuleName bounds a rule name, well below what Windows Firewall accepts.
 const maxRuleName = 200
 
 // checkRuleName reports whether name is a valid rule name.
 func checkRuleName(name string) error {
-	if len(name) > maxRuleName || !validRuleName.MatchString(name) {
+	if len(name) > maxRuleName || !validRuleName(name) {
 		return fmt.Errorf("rule name %q: want \"fwgen-\", the group, \"--\" and lower-case letters, digits and single dashes, at most %d characters", name, maxRuleName)
 	}
 	return nil
@@ -194,7 +223,7 @@ func checkRuleName(name string) error {
 
 // checkRulePrefix reports whether prefix is a valid start of rule names.
 func checkRulePrefix(prefix string) error {
-	if !validRulePrefix.MatchString(prefix) {
+	if !validRulePrefix(prefix) {
 		return fmt.Errorf("rule name prefix %q: want \"fwgen\", dash-joined lower-case words and \"--\"", prefix)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -164,5 +165,38 @@ func TestRulePrefix(t *testing.T) {
 				t.Errorf("the prefix %q of %q starts %q of %q", pa, a, name, b)
 			}
 		}
+	}
+}
+
+// TestRuleNameGrammar checks validRuleName and validRulePrefix against
+// the regular expressions of their grammar, on every string of up to 9
+// characters made of fwgen's letters, another letter, a digit, the dash,
+// and an upper-case letter, after "fwgen".
+func TestRuleNameGrammar(t *testing.T) {
+	name := regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--[a-z0-9]+(-[a-z0-9]+)*$`)
+	prefix := regexp.MustCompile(`^fwgen(-[a-z0-9]+)*--$`)
+	alphabet := []string{"a", "9", "-", "Z", "_"}
+	var walk func(s string, n int)
+	checked := 0
+	walk = func(s string, n int) {
+		for _, cand := range []string{s, "fwgen" + s, "fwge" + s} {
+			if got, want := validRuleName(cand), name.MatchString(cand); got != want {
+				t.Errorf("validRuleName(%q) = %v, want %v", cand, got, want)
+			}
+			if got, want := validRulePrefix(cand), prefix.MatchString(cand); got != want {
+				t.Errorf("validRulePrefix(%q) = %v, want %v", cand, got, want)
+			}
+			checked++
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(s+c, n-1)
+		}
+	}
+	walk("", 9)
+	if checked < 1e6 {
+		t.Errorf("%d strings checked", checked)
 	}
 }
