@@ -8,8 +8,8 @@
 #    Aerleon's (installed by .ci/test.sh in .ci/aerleon) on fwgen's export of
 #    the same site, for the targets the export names (iptables and
 #    windows_advfirewall; Aerleon also nftables), against fwgen writing the
-#    same formats: nftables, iptables, ip6tables, netsh. It prints each time
-#    and the ratio.
+#    same formats: nftables, iptables, ip6tables, netsh (one run per format,
+#    the median of five rounds). It prints each time and the ratio.
 # 3. With GOBENCH=1, the Go benchmarks too (go test -bench), COUNT times
 #    each; compare two runs with benchstat.
 #
@@ -30,6 +30,9 @@ go build -o "$work/fwgen" ./cmd/fwgen
 measure() {
 	local label=$1
 	shift
+	# What an earlier run wrote is on disk first, so that its writeback
+	# does not fall in this run's time.
+	sync
 	python3 - "$label" "$@" <<'EOF'
 import resource, subprocess, sys, time
 label, cmd = sys.argv[1], sys.argv[2:]
@@ -75,9 +78,13 @@ go run ./.ci/sitegen "$PEER_GROUPS" >"$work/peer.yaml"
 "$work/fwgen" generate -q -f "$work/peer.yaml" --emit aerleon -o "$work/aer" 2>/dev/null
 # fwgen's time for the formats of a peer's targets: iptables and ip6tables
 # (its iptables target writes both families), netsh (windows_advfirewall),
-# and for Aerleon nftables too.
+# and for Aerleon nftables too; one run of fwgen per format, the median of
+# five such rounds (a round takes about a second, where a disk's writeback
+# or another process weighs more than on a peer's minute).
 fwgen_time() {
-	seconds "fwgen $*" bash -c "for f in $*; do '$work/fwgen' generate -q -f '$work/peer.yaml' --emit \$f >/dev/null; done"
+	for _ in 1 2 3 4 5; do
+		seconds "fwgen $*" bash -c "for f in $*; do '$work/fwgen' generate -q -f '$work/peer.yaml' --emit \$f >/dev/null; done"
+	done | sort -n | sed -n 3p
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 # peer NAME ACLGEN EXPORT TARGETS: times a peer's aclgen on fwgen's export.
