@@ -289,7 +289,13 @@ func icmpName(p policies.Proto, t int) string {
 // its rules name, with their references.
 func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []string {
 	h := []string{fmt.Sprintf("fwgen: policy %s (%s), inbound rules for the %s chain", rs.Policy, rs.Source, chain)}
-	for i, g := range rs.Groups {
+	type needsKey struct {
+		first *policies.Need
+		n     int
+	}
+	services := map[needsKey][]string{} // groups of one shape share their needs
+	for i := range rs.Groups {
+		g := &rs.Groups[i]
 		h = append(h, "", fmt.Sprintf("Host group %s: roles %s; %s", g.Name, strings.Join(g.Roles, ", "), osNameList(g.OS)))
 		if g.SharedWith != "" {
 			h = append(h, fmt.Sprintf("  shares these servers with host group %s: its rules for them are in this file too, so that "+
@@ -303,14 +309,23 @@ func linuxHeader(rs *policies.Ruleset, chain string, dests [][]netip.Prefix) []s
 		for _, n := range g.Notes {
 			h = append(h, "  note: "+n)
 		}
-		for _, l := range scenarioLines(&g) {
+		for _, l := range scenarioLines(g) {
 			h = append(h, "  "+l)
 		}
-		for _, r := range familyGaps(&g, dests[i]) {
+		for _, r := range familyGaps(g, dests[i]) {
 			h = append(h, "  "+gapNote(r))
 		}
 		h = append(h, "  services:")
-		for _, s := range linuxServices(&g) {
+		var k needsKey
+		if len(g.Needs) > 0 {
+			k = needsKey{&g.Needs[0], len(g.Needs)}
+		}
+		lines, ok := services[k]
+		if !ok || k.first == nil {
+			lines = linuxServices(g)
+			services[k] = lines
+		}
+		for _, s := range lines {
 			h = append(h, "    "+s)
 		}
 	}

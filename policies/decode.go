@@ -302,12 +302,23 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// plainKey reports whether a mapping key is a plain name,
+// ^[A-Za-z0-9_-]+$, which a path writes after a dot.
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return key != ""
+}
 
 // joinKey is the path of a mapping's value: hosts[0].roles, or
 // networks["odd key"] for a key that is not a plain name.
 func joinKey(path, key string) string {
-	if !plainKey.MatchString(key) {
+	if !plainKey(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
 	if path == "" {
