@@ -2,6 +2,7 @@ package policies
 
 import (
 	"net/netip"
+	"slices"
 
 	"go4.org/netipx"
 )
@@ -35,7 +36,12 @@ func CoversFamily(ps []netip.Prefix, fam int) bool {
 	if fam == 6 {
 		all = netip.MustParsePrefix("::/0")
 	}
-	return ipSet(ps).ContainsPrefix(all)
+	// Most lists do not hold the version's first address: no set to
+	// build for them (a role's members are thousands of prefixes).
+	if !slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(all.Addr()) }) {
+		return false
+	}
+	return ipSet(OfFamily(ps, fam)).ContainsPrefix(all)
 }
 
 // PrefixChanges returns the addresses of new that old lacks and those of

@@ -21,7 +21,9 @@ func TestAddressSets(t *testing.T) {
 		t.Error("no prefixes should stay none (any address)")
 	}
 	if !CoversFamily(prefixes("0.0.0.0/1", "128.0.0.0/1"), 4) || CoversFamily(prefixes("0.0.0.0/1"), 4) ||
-		CoversFamily(prefixes("0.0.0.0/0"), 6) || !CoversFamily(prefixes("::/0", "10.0.0.0/8"), 6) {
+		CoversFamily(prefixes("0.0.0.0/0"), 6) || !CoversFamily(prefixes("::/0", "10.0.0.0/8"), 6) ||
+		!CoversFamily(prefixes("128.0.0.0/1", "64.0.0.0/2", "::/1", "0.0.0.0/2"), 4) ||
+		CoversFamily(prefixes("128.0.0.0/1", "64.0.0.0/2", "0.0.0.1/32"), 4) || CoversFamily(prefixes("::/1", "0.0.0.0/0"), 6) {
 		t.Error("CoversFamily")
 	}
 	added, removed := PrefixChanges(prefixes("10.10.0.0/16"), prefixes("10.10.0.0/15"))
