@@ -108,7 +108,7 @@ func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
 				continue
 			}
 			l := psAddressList{Name: "AddressList" + strconv.Itoa(len(data.Lists)+1), Value: lists.values[id],
-				Comment: psComment(fmt.Sprintf("%d addresses that %d rules admit", len(ps), uses[id]))}
+				Comment: psComment(fmt.Sprintf("%d prefixes that %d rules admit", len(ps), uses[id]))}
 			data.Lists = append(data.Lists, l)
 			lists.values[id] = "$" + l.Name
 		}
