@@ -395,11 +395,17 @@ func capTermBase(group string, owners map[string]string) (string, error) {
 }
 
 // capSetLabel names the part of a set that a term of one address family
-// carries: "clients (IPv4) (10.1.0.0/16)", "members of role dc (1,000
+// carries, each of its parts marked when the set has others: "clients
+// (IPv4) (10.1.0.0/16)", "admins (IPv4) + members of role dc (IPv4) (1,001
 // prefixes)".
 func capSetLabel(name string, fam int, split bool, ps []netip.Prefix) string {
 	if split {
-		name += fmt.Sprintf(" (IPv%d)", fam)
+		// Each part is of that version: "admins (IPv4) + clients (IPv4)".
+		parts := strings.Split(name, " + ")
+		for i := range parts {
+			parts[i] += fmt.Sprintf(" (IPv%d)", fam)
+		}
+		name = strings.Join(parts, " + ")
 	}
 	return policies.NewSourceSet(name, ps).Label()
 }

@@ -168,6 +168,20 @@ func ruleText(r policies.ScopeRule) string {
 	return string(r.Proto)
 }
 
+// Mermaid's limits on a diagram, its defaults maxTextSize (50,000
+// characters) and maxEdges (500), which GitHub keeps: fwgen's text stays
+// well under the first.
+const (
+	maxMermaidText  = 45000
+	maxMermaidEdges = 500
+)
+
+// MermaidFits reports whether Mermaid draws the graph, whose Mermaid text
+// is text: at most 500 edges and 45,000 characters.
+func (g Graph) MermaidFits(text string) bool {
+	return len(g.Edges) <= maxMermaidEdges && len(text) <= maxMermaidText
+}
+
 // Mermaid writes the graph as a Mermaid flowchart, left to right. Edges
 // from any address are dashed and red; in a diff, added edges are thick
 // and green, removed ones dashed and grey, changed ones orange.

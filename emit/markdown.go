@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net/netip"
@@ -22,7 +23,8 @@ var (
 // already Markdown (mdText, mdCell).
 type mdData struct {
 	Title, Source string
-	Diagram       string
+	Diagram       string // Mermaid; "" when Mermaid would not draw it
+	NoDiagram     string // why there is none
 	Groups        []mdGroup
 	Sets          []mdSet // the source sets named by their size above
 }
@@ -44,7 +46,13 @@ type mdRow struct {
 
 func emitMarkdown(w io.Writer, rs *policies.Ruleset, _ Options) error {
 	labels := newSourceLabels(rs)
-	d := mdData{Title: mdText(rs.Policy), Source: mdText(rs.Source), Diagram: rulesetGraph(rs, labels).Mermaid()}
+	d := mdData{Title: mdText(rs.Policy), Source: mdText(rs.Source)}
+	if g := rulesetGraph(rs, labels); g.MermaidFits(g.Mermaid()) {
+		d.Diagram = g.Mermaid()
+	} else {
+		d.NoDiagram = fmt.Sprintf("%d flows: too many to draw (Mermaid draws at most %d edges and 50,000 characters); "+
+			"fwgen generate --emit dot draws them with Graphviz, and the tables below list them.", len(g.Edges), maxMermaidEdges)
+	}
 	for i := range rs.Groups {
 		g := &rs.Groups[i]
 		if g.SharedWith != "" {
@@ -121,23 +129,15 @@ func newSourceLabels(rs *policies.Ruleset) *sourceLabels {
 
 // label names sources, whose source set is set (nil for any address, or
 // in a Ruleset built by hand): as SourceName does when that is at most
-// maxSourceLabel bytes; else the set's name and size ("members of role dc
-// (1,000 prefixes)"), or without a set the first prefixes and how many
-// more.
+// maxSourceLabel bytes, or when there is no set; else by the set's name
+// and size ("members of role dc (1,000 prefixes)"), and the set is listed.
 func (l *sourceLabels) label(set *policies.SourceSet, sources []netip.Prefix) string {
 	name := l.rs.SourceName(sources)
-	switch {
-	case len(name) <= maxSourceLabel:
+	if len(name) <= maxSourceLabel || set == nil || len(set.Prefixes) != len(sources) {
 		return name
-	case set != nil && len(set.Prefixes) == len(sources) && len(set.Name) <= maxSourceLabel:
-		l.sized[set] = true
-		return set.Label()
 	}
-	items := make([]string, len(sources))
-	for i, p := range sources {
-		items[i] = p.String()
-	}
-	return clipList(items, ",", maxSourceLabel)
+	l.sized[set] = true
+	return set.Label()
 }
 
 // named are the sets that label named by their size, by name.

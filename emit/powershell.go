@@ -28,8 +28,9 @@ type psScript struct {
 	Rules  []psRule
 }
 
-// psAddressList is a list of addresses that several rules admit (a role's
-// members, a group's servers), written once as a variable, $Name, that
+// psAddressList is a list of addresses that several rules name (a role's
+// members as sources, a group's servers as local addresses), written once
+// as a variable, $Name, that
 // the rules' tables name: PowerShell has variables where Windows Firewall
 // has no address objects, and a script of a site's groups would otherwise
 // write a role's thousand members into each rule of each.
@@ -108,7 +109,7 @@ func emitPowerShell(w io.Writer, rs *policies.Ruleset, opts Options) error {
 				continue
 			}
 			l := psAddressList{Name: "AddressList" + strconv.Itoa(len(data.Lists)+1), Value: lists.values[id],
-				Comment: psComment(fmt.Sprintf("%d prefixes that %d rules admit", len(ps), uses[id]))}
+				Comment: psComment(fmt.Sprintf("%d prefixes, in %d rules", len(ps), uses[id]))}
 			data.Lists = append(data.Lists, l)
 			lists.values[id] = "$" + l.Name
 		}

@@ -259,14 +259,68 @@ func checkSizedSets(t *testing.T, rs *policies.Ruleset, review string) {
 			continue
 		}
 		rows++
-		if len(cells[2]) > maxSourceLabel+40 {
-			t.Errorf("row %.60s...: its sources take %d characters", line, len(cells[2]))
-		}
-		if m := sized.FindString(cells[2]); m != "" && !listed[m] {
+		switch m := sized.FindString(cells[2]); {
+		case m != "" && !listed[m]:
 			t.Errorf("row %.60s...: names %q, which the review does not list", line, m)
+		case m == "" && len(cells[2]) > maxSourceLabel+40:
+			t.Errorf("row %.60s...: its sources take %d characters", line, len(cells[2]))
 		}
 	}
 	if rows == 0 || len(listed) == 0 {
 		t.Errorf("%d rows, %d sets listed; want a review that names sets by their size", rows, len(listed))
+	}
+}
+
+// TestReviewLongNames reviews groups whose clients are twelve networks
+// with long names: the rows name the networks' set, which the review
+// lists, and the diagram draws.
+func TestReviewLongNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("fwgen: v1\nname: longnames\nos: [\"2016\"]\nnetworks:\n")
+	var names []string
+	for i := range 12 {
+		names = append(names, fmt.Sprintf("client-network-with-a-long-name-%02d", i))
+		fmt.Fprintf(&b, "  %s: [10.%d.0.0/16, 10.%d.0.0/16]\n", names[i], i, i+100)
+	}
+	b.WriteString("hosts:\n")
+	for g := range 3 {
+		fmt.Fprintf(&b, "  - {name: dc%d, roles: [dc], addresses: [10.200.%d.1], peers: {clients: [%s]}}\n", g, g, strings.Join(names, ", "))
+	}
+	p, err := policies.Load("longnames.yaml", []byte(b.String()), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := string(emitString(t, "markdown", rs, Options{}))
+	checkSizedSets(t, rs, review)
+	if !strings.Contains(review, names[11]) {
+		t.Errorf("the review does not name %s", names[11])
+	}
+	if _, err := renderMermaid(t, []byte(review)); err != nil {
+		t.Errorf("mermaid: %v", err)
+	}
+}
+
+// TestReviewTooManyFlows reviews a synthetic site of 300 host groups,
+// whose 660 flows are more edges than Mermaid draws: the review says so
+// instead of a diagram, and the DOT graph still draws them.
+func TestReviewTooManyFlows(t *testing.T) {
+	p, err := policies.Load("synthetic.yaml", synth.Site(300), catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	review := string(emitString(t, "markdown", rs, Options{}))
+	if strings.Contains(review, "```mermaid") || !strings.Contains(review, "660 flows: too many to draw") {
+		t.Errorf("a review of 660 flows has a diagram, or does not say why not:\n%.600s", review)
+	}
+	if g := rulesetGraph(rs, newSourceLabels(rs)); g.MermaidFits(g.Mermaid()) || len(g.Edges) != 660 {
+		t.Errorf("%d edges fit Mermaid", len(g.Edges))
 	}
 }

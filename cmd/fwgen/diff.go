@@ -147,10 +147,6 @@ func readSide(arg string) (data []byte, name string, err error) {
 	return out, arg, nil
 }
 
-// maxDiagramText bounds the Mermaid text of a diff's diagram: Mermaid
-// (and so GitHub) refuses a diagram of more than 50,000 characters.
-const maxDiagramText = 45000
-
 // diffMarkdown writes a diff for a pull request: the flows added and
 // removed as a diagram (left out, with a note, when Mermaid would refuse
 // its size), then per host group its own changes and a table of flows.
@@ -166,10 +162,10 @@ func diffMarkdown(w io.Writer, res *diff.Result) {
 			f := c.Flow()
 			g.Edge(f.From, f.Group, f.What()+": "+strings.Join(f.Services, ", "), c.Kind)
 		}
-		if m := g.Graph().Mermaid(); len(m) <= maxDiagramText {
-			fmt.Fprintf(w, "```mermaid\n%s```\n", m)
+		if graph := g.Graph(); graph.MermaidFits(graph.Mermaid()) {
+			fmt.Fprintf(w, "```mermaid\n%s```\n", graph.Mermaid())
 		} else {
-			fmt.Fprintf(w, "%d flows changed: too many to draw (Mermaid draws at most 50,000 characters); the tables below list them.\n", len(res.Changes))
+			fmt.Fprintf(w, "%d flows changed: too many to draw (Mermaid draws at most 500 edges and 50,000 characters); the tables below list them.\n", len(res.Changes))
 		}
 	}
 	for _, group := range res.GroupNames() {

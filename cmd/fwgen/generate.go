@@ -121,11 +121,11 @@ func quickRun(o *genOptions) error {
 	if err := o.checkFlags(); err != nil {
 		return err
 	}
-	if o.emit == "all" || strings.Contains(o.emit, ",") {
+	if strings.EqualFold(strings.TrimSpace(o.emit), "all") || strings.Contains(o.emit, ",") {
 		return usagef("--emit %s: without a site policy fwgen writes one format; "+
-			"a site policy writes several into a directory (fwgen generate -f site.yaml --emit %s -o DIR)", o.emit, o.emit)
+			"a site policy writes several into a directory (fwgen generate -f site.yaml --emit FORMAT,FORMAT... -o DIR)", o.emit)
 	}
-	f, err := emit.Lookup(o.emit)
+	f, err := emit.Lookup(strings.TrimSpace(o.emit))
 	if err != nil {
 		return usageError{err}
 	}
@@ -212,8 +212,12 @@ func (o *genOptions) warnUnused(formats []emit.Format) {
 		}
 		used := slices.ContainsFunc(formats, func(f emit.Format) bool { return slices.Contains(fo.formats, f.Name) })
 		if !used {
+			names := make([]string, len(formats))
+			for i, f := range formats {
+				names[i] = f.Name
+			}
 			fmt.Fprintf(o.stderr, "fwgen: warning: %s changes only %s output; --emit %s ignores it\n",
-				fo.flag, strings.Join(fo.formats, ", "), formats[0].Name)
+				fo.flag, strings.Join(fo.formats, ", "), strings.Join(names, ","))
 		}
 	}
 }

@@ -233,7 +233,7 @@ func checkOutputDir(dir string) error {
 // (for -o DIR; each once), or all, which means every format. They come in
 // the order of emit.Formats.
 func (o *genOptions) formats() ([]emit.Format, error) {
-	if o.emit == "all" {
+	if strings.EqualFold(strings.TrimSpace(o.emit), "all") {
 		return emit.Formats(), nil
 	}
 	names := strings.Split(o.emit, ",")
@@ -243,7 +243,7 @@ func (o *genOptions) formats() ([]emit.Format, error) {
 		if name == "" {
 			return nil, usagef("--emit %s: an empty format name", o.emit)
 		}
-		if name == "all" {
+		if strings.EqualFold(name, "all") {
 			return nil, usagef("--emit %s: all means every format; name it alone", o.emit)
 		}
 		f, err := emit.Lookup(name)
