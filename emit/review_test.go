@@ -31,17 +31,23 @@ func exampleRulesets(t *testing.T) map[string]*policies.Ruleset {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := policies.Load(filepath.Base(f), data, catalog.Default())
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		rs, err := policies.Resolve(p, catalog.Default())
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".yaml")] = rs
+		out[strings.TrimSuffix(filepath.Base(f), ".yaml")] = resolvePolicy(t, filepath.Base(f), data)
 	}
 	return out
+}
+
+// resolvePolicy loads and resolves a site policy with the catalog.
+func resolvePolicy(t *testing.T, name string, data []byte) *policies.Ruleset {
+	t.Helper()
+	p, err := policies.Load(name, data, catalog.Default())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	rs, err := policies.Resolve(p, catalog.Default())
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return rs
 }
 
 // TestReviewGolden keeps the Markdown review and the DOT graph of every
@@ -200,14 +206,7 @@ func TestReviewHostileLabels(t *testing.T) {
 // listed once at the end, every set so named is listed, and the diagram
 // still draws.
 func TestReviewNamesLargeSets(t *testing.T) {
-	p, err := policies.Load("synthetic.yaml", synth.Site(100), catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := policies.Resolve(p, catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := resolvePolicy(t, "synthetic.yaml", synth.Site(100))
 	review := string(emitString(t, "markdown", rs, Options{}))
 	checkSizedSets(t, rs, review)
 	if _, err := renderMermaid(t, []byte(review)); err != nil {
@@ -286,14 +285,7 @@ func TestReviewLongNames(t *testing.T) {
 	for g := range 3 {
 		fmt.Fprintf(&b, "  - {name: dc%d, roles: [dc], addresses: [10.200.%d.1], peers: {clients: [%s]}}\n", g, g, strings.Join(names, ", "))
 	}
-	p, err := policies.Load("longnames.yaml", []byte(b.String()), catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := policies.Resolve(p, catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := resolvePolicy(t, "longnames.yaml", []byte(b.String()))
 	review := string(emitString(t, "markdown", rs, Options{}))
 	checkSizedSets(t, rs, review)
 	if !strings.Contains(review, names[11]) {
@@ -308,14 +300,7 @@ func TestReviewLongNames(t *testing.T) {
 // whose 660 flows are more edges than Mermaid draws: the review says so
 // instead of a diagram, and the DOT graph still draws them.
 func TestReviewTooManyFlows(t *testing.T) {
-	p, err := policies.Load("synthetic.yaml", synth.Site(300), catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := policies.Resolve(p, catalog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := resolvePolicy(t, "synthetic.yaml", synth.Site(300))
 	review := string(emitString(t, "markdown", rs, Options{}))
 	if strings.Contains(review, "```mermaid") || !strings.Contains(review, "660 flows: too many to draw") {
 		t.Errorf("a review of 660 flows has a diagram, or does not say why not:\n%.600s", review)
