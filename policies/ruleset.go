@@ -96,15 +96,7 @@ func (c *sourceNames) lookup(sources []netip.Prefix, name func() string) string 
 	if c == nil {
 		return name()
 	}
-	var h maphash.Hash
-	h.SetSeed(c.seed)
-	for _, p := range sources {
-		a := p.Addr().As16()
-		h.Write(a[:])
-		h.WriteByte(byte(p.Bits()))
-		h.WriteByte(byte(p.Addr().BitLen())) // 10.0.0.0/8 and ::ffff:10.0.0.0/8 differ
-	}
-	key := h.Sum64()
+	key := hashPrefixes(c.seed, sources)
 	c.mu.Lock()
 	for _, n := range c.m[key] {
 		if slices.Equal(n.ps, sources) {

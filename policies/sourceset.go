@@ -192,13 +192,18 @@ func (t *sourceTable) named(name string, build func() []netip.Prefix) *SourceSet
 	return s
 }
 
-func (t *sourceTable) hash(ps []netip.Prefix) uint64 {
+func (t *sourceTable) hash(ps []netip.Prefix) uint64 { return hashPrefixes(t.seed, ps) }
+
+// hashPrefixes hashes a list of prefixes with seed, without allocating;
+// equal lists hash the same, and callers compare the lists of one hash.
+func hashPrefixes(seed maphash.Seed, ps []netip.Prefix) uint64 {
 	var h maphash.Hash
-	h.SetSeed(t.seed)
+	h.SetSeed(seed)
 	for _, p := range ps {
-		b := p.Addr().As16()
-		h.Write(b[:])
+		a := p.Addr().As16()
+		h.Write(a[:])
 		h.WriteByte(byte(p.Bits()))
+		h.WriteByte(byte(p.Addr().BitLen())) // 10.0.0.0/8 and ::ffff:10.0.0.0/8 differ
 	}
 	return h.Sum64()
 }
